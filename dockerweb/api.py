@@ -1,0 +1,50 @@
+"""REST plumbing shared by every app: pagination and one stable error shape.
+
+Every error body is `{"detail": str, "code": str}`, plus `"fields": {name: [messages]}` for validation errors,
+so scripts and the dashboard handle all errors one way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from hosts.engine.errors import EngineError
+
+
+class Pagination(LimitOffsetPagination):
+    default_limit = 100
+    max_limit = 1000
+
+
+def _flatten(detail: Any) -> dict[str, list[str]]:
+    if isinstance(detail, dict):
+        return {str(key): [str(m) for m in (value if isinstance(value, list) else [value])] for key, value in detail.items()}
+    return {"non_field_errors": [str(m) for m in (detail if isinstance(detail, list) else [detail])]}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, EngineError):
+        return Response(exc.as_dict(), status=exc.http_status)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(exc.detail)
+        first_field, messages = next(iter(fields.items()), ("", ["Invalid input."]))
+        prefix = "" if first_field == "non_field_errors" else f"{first_field}: "
+        response.data = {"detail": prefix + messages[0], "code": "invalid", "fields": fields}
+    elif isinstance(exc, exceptions.APIException):
+        detail = exc.detail
+        codes = exc.get_codes()
+        response.data = {
+            "detail": str(detail if not isinstance(detail, (list, dict)) else _flatten(detail)),
+            "code": codes if isinstance(codes, str) else "error",
+        }
+    if response.status_code == status.HTTP_401_UNAUTHORIZED:
+        response.data.setdefault("code", "not_authenticated")
+    return response

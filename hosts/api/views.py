@@ -1,0 +1,155 @@
+"""REST views for hosts and tokens. Access is decided by hosts.access, work is done by hosts.services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+from hosts import access, services
+from hosts.api.filters import HostFilter
+from hosts.api.serializers import (
+    EngineInfoSerializer,
+    HostSerializer,
+    NewTokenSerializer,
+    PingSerializer,
+    TokenSerializer,
+)
+from hosts.engine.tls import TLSMaterial
+from hosts.models import ApiToken, Host
+
+CHECK_PARAMETER = OpenApiParameter(
+    "check",
+    OpenApiTypes.BOOL,
+    description="Connect to the engine before saving (default true); false stores the host unchecked.",
+)
+
+
+def _field_errors(exc: DjangoValidationError) -> exceptions.ValidationError:
+    return exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+
+
+def _check_requested(request: Request) -> bool:
+    value = request.query_params.get("check", "true").lower()
+    if value not in ("true", "false", "1", "0"):
+        raise exceptions.ValidationError({"check": "Use check=true or check=false."})
+    return value in ("true", "1")
+
+
+def _require(request: Request, host: Host | None, action_name: access.Action) -> None:
+    try:
+        access.require(request.user, host, action_name)
+    except access.AccessDenied as exc:
+        if exc.not_found:
+            raise exceptions.NotFound(exc.message) from exc
+        raise exceptions.PermissionDenied(exc.message) from exc
+
+
+class HostAccessPermission(permissions.BasePermission):
+    """Asks hosts.access before any validation runs, so a refused caller learns nothing from errors."""
+
+    MANAGE_ACTIONS = frozenset({"create", "update", "partial_update", "destroy", "refresh"})
+
+    def _action(self, view: Any) -> access.Action:
+        return access.Action.MANAGE if view.action in self.MANAGE_ACTIONS else access.Action.VIEW
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if view.action == "create":
+            _require(request, None, access.Action.MANAGE)
+        return True
+
+    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        _require(request, obj, self._action(view))
+        return True
+
+
+@extend_schema_view(
+    create=extend_schema(parameters=[CHECK_PARAMETER]),
+    update=extend_schema(parameters=[CHECK_PARAMETER]),
+    partial_update=extend_schema(parameters=[CHECK_PARAMETER]),
+)
+class HostViewSet(viewsets.ModelViewSet[Host]):
+    """Docker hosts in the inventory, with their last health snapshot."""
+
+    serializer_class = HostSerializer
+    filterset_class = HostFilter
+    permission_classes = [permissions.IsAuthenticated, HostAccessPermission]
+
+    def get_queryset(self) -> QuerySet[Host]:
+        return access.visible_hosts(self.request.user).select_related("created_by")
+
+    def perform_create(self, serializer: BaseSerializer[Host]) -> None:
+        data: dict[str, Any] = dict(serializer.validated_data)
+        tls = TLSMaterial(
+            ca=data.pop("tls_ca", ""),
+            cert=data.pop("tls_cert", ""),
+            key=data.pop("tls_key", ""),
+            verify=data.pop("tls_verify", True),
+        )
+        try:
+            serializer.instance = services.register_host(
+                **data, tls=tls, created_by=self.request.user, check=_check_requested(self.request)
+            )
+        except DjangoValidationError as exc:
+            raise _field_errors(exc) from exc
+
+    def perform_update(self, serializer: BaseSerializer[Host]) -> None:
+        host = serializer.instance
+        assert host is not None
+        try:
+            serializer.instance = services.update_host(
+                host, dict(serializer.validated_data), check=_check_requested(self.request)
+            )
+        except DjangoValidationError as exc:
+            raise _field_errors(exc) from exc
+
+    def perform_destroy(self, instance: Host) -> None:
+        # Removing a host from the inventory never touches its engine.
+        instance.delete()
+
+    @extend_schema(request=None, responses=HostSerializer)
+    @action(detail=True, methods=["post"])
+    def refresh(self, request: Request, pk: str | None = None) -> Response:
+        """Probe the engine now and return the new snapshot (down with the reason if it does not answer)."""
+        host = self.get_object()
+        refreshed = services.refresh_host(host.pk)
+        return Response(self.get_serializer(refreshed).data)
+
+    @extend_schema(responses=EngineInfoSerializer)
+    @action(detail=True, methods=["get"])
+    def info(self, request: Request, pk: str | None = None) -> Response:
+        """Live `docker info` and `docker version` from the engine."""
+        host = self.get_object()
+        return Response(services.live_info(host))
+
+    @extend_schema(responses=PingSerializer)
+    @action(detail=True, methods=["get"])
+    def ping(self, request: Request, pk: str | None = None) -> Response:
+        """Round-trip to the engine; 503 with the reason when it does not answer."""
+        host = self.get_object()
+        return Response(services.ping(host))
+
+
+class TokenViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet[ApiToken]):
+    """The caller's own API tokens. The token itself is returned once, by create; delete revokes it."""
+
+    serializer_class = TokenSerializer
+
+    def get_queryset(self) -> QuerySet[ApiToken]:
+        return ApiToken.objects.filter(user=self.request.user)
+
+    @extend_schema(request=TokenSerializer, responses={201: NewTokenSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token, plaintext = ApiToken.issue(request.user, **serializer.validated_data)
+        body = NewTokenSerializer(token, context=self.get_serializer_context()).data
+        return Response({**body, "token": plaintext}, status=status.HTTP_201_CREATED)

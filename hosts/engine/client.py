@@ -1,0 +1,170 @@
+"""The one factory for engine clients.
+
+- `open_engine(target)`: the docker SDK (synchronous work: info, inspect, lifecycle calls) with explicit
+  connect/read timeouts and the API version negotiated once per engine and cached.
+- `async_client(target)`: an httpx.AsyncClient for streaming (logs, events, stats, progress). httpx was
+  chosen over aiodocker because it speaks both transports we need (unix socket and TLS with an in-memory
+  SSLContext) with per-phase timeouts and true streaming, and it leaves the Docker API shapes to us, which
+  the gateway and the consumers need anyway.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import docker
+import httpx
+import requests.adapters
+from django.conf import settings
+
+from hosts.engine.errors import translate_errors
+from hosts.engine.tls import TLSMaterial, ssl_context
+
+if TYPE_CHECKING:
+    from hosts.models import Host
+
+SUPPORTED_SCHEMES = ("unix", "tcp")
+
+
+@dataclass(frozen=True)
+class EngineAddress:
+    scheme: str  # "unix" or "tcp"
+    socket_path: str = ""
+    hostname: str = ""
+    port: int = 0
+
+
+def parse_engine_url(url: str) -> EngineAddress:
+    """Parse `unix:///path` or `tcp://host:port`; raises ValueError with a message for the user."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in SUPPORTED_SCHEMES:
+        shown = parts.scheme or "none"
+        raise ValueError(f"Unsupported scheme {shown!r}: use unix:///path/to/docker.sock or tcp://host:port.")
+    if parts.scheme == "unix":
+        if parts.netloc or not parts.path.startswith("/"):
+            raise ValueError("A unix URL needs an absolute socket path: unix:///var/run/docker.sock.")
+        return EngineAddress("unix", socket_path=parts.path)
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"Invalid port in {url!r}.") from exc
+    if not parts.hostname or port is None:
+        raise ValueError("A tcp URL needs a host and a port: tcp://docker.example.com:2376.")
+    if parts.path not in ("", "/") or parts.query:
+        raise ValueError("A tcp URL takes no path or query: tcp://host:port.")
+    return EngineAddress("tcp", hostname=parts.hostname, port=port)
+
+
+@dataclass(frozen=True)
+class EngineTarget:
+    """Everything needed to reach one engine; built from a Host, or from form input before a Host exists."""
+
+    name: str
+    url: str
+    tls: TLSMaterial = field(default_factory=TLSMaterial)
+    api_version: str = ""
+
+    @classmethod
+    def of(cls, host: Host) -> EngineTarget:
+        return cls(
+            name=host.name,
+            url=host.url,
+            tls=TLSMaterial(ca=host.tls_ca, cert=host.tls_cert, key=host.tls_key, verify=host.tls_verify),
+            api_version=host.api_version,
+        )
+
+    @property
+    def address(self) -> EngineAddress:
+        return parse_engine_url(self.url)
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.address.scheme == "tcp" and bool(self.tls.ca or self.tls.cert)
+
+
+class _ContextAdapter(requests.adapters.HTTPAdapter):
+    """A requests adapter that uses our SSLContext as is (CA, client chain and verification mode)."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self._context = context
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["ssl_context"] = self._context
+        super().init_poolmanager(*args, **kwargs)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        # requests would otherwise add certifi's public CAs to the context or switch verification off.
+        conn.cert_reqs = "CERT_REQUIRED" if self._context.verify_mode != ssl.CERT_NONE else "CERT_NONE"
+        conn.ca_certs = None
+        conn.ca_cert_dir = None
+
+
+# Negotiated API versions by engine URL: one `GET /version` per engine and process, not per client.
+_api_versions: dict[str, str] = {}
+_api_versions_lock = threading.Lock()
+
+
+def _timeouts(read_timeout: float | None) -> tuple[float, float | None]:
+    return settings.ENGINE_CONNECT_TIMEOUT, (settings.ENGINE_READ_TIMEOUT if read_timeout is None else read_timeout)
+
+
+def _sdk_client(target: EngineTarget, read_timeout: float | None) -> docker.DockerClient:
+    address = target.address
+    connect, read = _timeouts(read_timeout)
+    version = target.api_version or _api_versions.get(target.url) or "auto"
+    if address.scheme == "unix":
+        # The SDK's unix adapter takes one number (socket timeout); connecting to a socket file is instant.
+        return docker.DockerClient(base_url=f"unix://{address.socket_path}", version=version, timeout=read)
+    timeout: Any = (connect, read)
+    if not target.uses_tls:
+        return docker.DockerClient(base_url=f"tcp://{address.hostname}:{address.port}", version=version, timeout=timeout)
+    # Construct without negotiating, mount our adapter, then negotiate over TLS.
+    client = docker.DockerClient(
+        base_url=f"tcp://{address.hostname}:{address.port}", version="1.24", timeout=timeout, tls=True
+    )
+    client.api.mount("https://", _ContextAdapter(ssl_context(target.tls)))
+    client.api._version = version if version != "auto" else client.api._retrieve_server_version()
+    return client
+
+
+@contextmanager
+def open_engine(target: EngineTarget, *, read_timeout: float | None = None) -> Iterator[docker.DockerClient]:
+    """A docker SDK client for `target`, closed on exit; every failure is raised as an EngineError."""
+    connect, read = _timeouts(read_timeout)
+    with translate_errors(target.name, connect_timeout=connect, read_timeout=read or 0):
+        client = _sdk_client(target, read_timeout)
+        try:
+            with _api_versions_lock:
+                _api_versions.setdefault(target.url, client.api.api_version)
+            yield client
+        finally:
+            client.close()
+
+
+def forget_api_version(url: str) -> None:
+    """Drop the cached version (the engine was upgraded or replaced)."""
+    with _api_versions_lock:
+        _api_versions.pop(url, None)
+
+
+def async_client(target: EngineTarget, *, read_timeout: float | None = None) -> httpx.AsyncClient:
+    """An httpx client whose base URL is the engine; pass `read_timeout=None`-like long values for streams."""
+    address = target.address
+    connect, read = _timeouts(read_timeout)
+    timeout = httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+    if address.scheme == "unix":
+        transport = httpx.AsyncHTTPTransport(uds=address.socket_path)
+        return httpx.AsyncClient(base_url="http://docker", transport=transport, timeout=timeout)
+    if target.uses_tls:
+        transport = httpx.AsyncHTTPTransport(verify=ssl_context(target.tls))
+        return httpx.AsyncClient(
+            base_url=f"https://{address.hostname}:{address.port}", transport=transport, timeout=timeout
+        )
+    return httpx.AsyncClient(base_url=f"http://{address.hostname}:{address.port}", timeout=timeout)

@@ -1,0 +1,188 @@
+"""Inventory workflows: register, change and refresh hosts. Views, commands and tasks call these."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from hosts.crypto import DecryptionError
+from hosts.engine import EngineError, EngineTarget, open_engine, parse_engine_url
+from hosts.engine.tls import TLSMaterial, TLSMaterialError, validate_material
+from hosts.models import Host, HostStatus
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineFacts:
+    """What `docker info` and `docker version` say about an engine, as stored in a host's snapshot."""
+
+    engine_id: str
+    engine_version: str
+    api_version: str
+    os_type: str
+    operating_system: str
+    architecture: str
+    kernel_version: str
+    ncpu: int | None
+    mem_total: int | None
+    containers_running: int | None
+    containers_paused: int | None
+    containers_stopped: int | None
+    images: int | None
+
+
+def probe_engine(target: EngineTarget) -> EngineFacts:
+    """Ask the engine for info and version; raises EngineError (HostUnreachable, ...) on failure."""
+    with open_engine(target) as client:
+        info: dict[str, Any] = client.info()
+        version: dict[str, Any] = client.version()
+    return EngineFacts(
+        engine_id=str(info.get("ID") or ""),
+        engine_version=str(version.get("Version") or info.get("ServerVersion") or ""),
+        api_version=str(version.get("ApiVersion") or ""),
+        os_type=str(info.get("OSType") or ""),
+        operating_system=str(info.get("OperatingSystem") or ""),
+        architecture=str(info.get("Architecture") or ""),
+        kernel_version=str(info.get("KernelVersion") or ""),
+        ncpu=info.get("NCPU"),
+        mem_total=info.get("MemTotal"),
+        containers_running=info.get("ContainersRunning"),
+        containers_paused=info.get("ContainersPaused"),
+        containers_stopped=info.get("ContainersStopped"),
+        images=info.get("Images"),
+    )
+
+
+def _up(facts: EngineFacts) -> dict[str, Any]:
+    return {**asdict(facts), "status": HostStatus.UP, "status_error": "", "last_checked_at": timezone.now()}
+
+
+def _down(reason: str) -> dict[str, Any]:
+    # The last known facts stay: a down host still shows which engine it was.
+    return {"status": HostStatus.DOWN, "status_error": reason, "last_checked_at": timezone.now()}
+
+
+def validate_target(target: EngineTarget) -> None:
+    """Check the URL and TLS material of a would-be host; raises ValidationError naming the field."""
+    try:
+        address = parse_engine_url(target.url)
+    except ValueError as exc:
+        raise ValidationError({"url": str(exc)}) from exc
+    try:
+        validate_material(target.tls)
+    except TLSMaterialError as exc:
+        raise ValidationError({exc.field: exc.message}) from exc
+    if address.scheme == "unix" and (target.tls.ca or target.tls.cert):
+        field = "tls_ca" if target.tls.ca else "tls_cert"
+        raise ValidationError({field: "TLS material applies to tcp:// engines only; this URL is a unix socket."})
+
+
+def check_connection(target: EngineTarget) -> EngineFacts:
+    """Validate and connect; an unreachable engine is a ValidationError on `url` carrying the reason."""
+    validate_target(target)
+    try:
+        return probe_engine(target)
+    except EngineError as exc:
+        raise ValidationError({"url": f"Cannot reach the engine at {target.url}: {exc.message}"}) from exc
+
+
+def register_host(
+    *,
+    name: str,
+    url: str,
+    tls: TLSMaterial | None = None,
+    labels: dict[str, str] | None = None,
+    created_by: Any = None,
+    check: bool = True,
+) -> Host:
+    """Add a host to the inventory, by default only after it answered; raises ValidationError."""
+    target = EngineTarget(name=name, url=url.strip(), tls=tls or TLSMaterial())
+    host = Host(
+        name=name,
+        url=target.url,
+        tls_ca=target.tls.ca,
+        tls_cert=target.tls.cert,
+        tls_key=target.tls.key,
+        tls_verify=target.tls.verify,
+        labels=labels or {},
+        created_by=created_by,
+    )
+    host.full_clean(exclude=["created_by"])
+    if check:
+        for key, value in _up(check_connection(target)).items():
+            setattr(host, key, value)
+    else:
+        validate_target(target)
+    _save(host)
+    logger.info("host %s registered (%s)", host.name, host.url)
+    return host
+
+
+def _save(host: Host) -> None:
+    try:
+        with transaction.atomic():
+            host.save()
+    except IntegrityError as exc:
+        # full_clean checked the name, but another request may have taken it since.
+        raise ValidationError({"name": f"A host named {host.name!r} already exists."}) from exc
+
+
+def update_host(host: Host, changes: dict[str, Any], *, check: bool = True) -> Host:
+    """Apply changes to name, url, TLS material, labels; reconnects when the address or TLS changed."""
+    for key, value in changes.items():
+        setattr(host, key, value)
+    host.full_clean(exclude=["created_by"])
+    target = EngineTarget.of(host)
+    connection_changed = bool({"url", "tls_ca", "tls_cert", "tls_key", "tls_verify"} & changes.keys())
+    if connection_changed and check:
+        facts = check_connection(replace(target, api_version=""))
+        for key, value in _up(facts).items():
+            setattr(host, key, value)
+    else:
+        validate_target(target)
+    _save(host)
+    return host
+
+
+def refresh_host(host_id: int) -> Host | None:
+    """Probe one host and save its snapshot; an unreachable host is saved as down with the reason."""
+    host = Host.objects.filter(pk=host_id).first()
+    if host is None:
+        return None
+    try:
+        fields = _up(probe_engine(EngineTarget.of(host)))
+    except EngineError as exc:
+        fields = _down(exc.message)
+    except DecryptionError as exc:
+        fields = _down(str(exc))
+    # Only snapshot fields are written, so a concurrent edit of name, url or labels is never overwritten.
+    Host.objects.filter(pk=host_id).update(**fields)
+    for key, value in fields.items():
+        setattr(host, key, value)
+    return host
+
+
+def host_ids_to_refresh() -> list[int]:
+    return list(Host.objects.order_by("pk").values_list("pk", flat=True))
+
+
+def live_info(host: Host) -> dict[str, Any]:
+    """`docker info` and `docker version` as the engine reports them now."""
+    with open_engine(EngineTarget.of(host)) as client:
+        return {"info": client.info(), "version": client.version()}
+
+
+def ping(host: Host) -> dict[str, Any]:
+    """Round-trip to the engine's `_ping`, with the measured latency."""
+    started = timezone.now()
+    with open_engine(EngineTarget.of(host)) as client:
+        client.ping()
+        api_version = client.api.api_version
+    latency_ms = (timezone.now() - started).total_seconds() * 1000
+    return {"ok": True, "api_version": api_version, "latency_ms": round(latency_ms, 2)}
