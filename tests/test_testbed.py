@@ -1,0 +1,152 @@
+"""The test engines themselves: isolated, distinct, TLS-protected, wired to the private registry."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import docker.errors
+import docker.tls
+import pytest
+import requests
+
+from tests.testbed import Engine, Testbed, start_testbed, stop_testbed, testbed_unavailable_reason
+
+pytestmark = pytest.mark.engine
+API_VERSION = "1.41"
+
+
+@pytest.fixture(scope="module")
+def testbed() -> Iterator[Testbed]:
+    reason = testbed_unavailable_reason()
+    if reason:
+        if os.environ.get("DOCKERWEB_REQUIRE_ENGINE") == "1":
+            pytest.fail(f"DOCKERWEB_REQUIRE_ENGINE=1 but the testbed cannot run: {reason}")
+        pytest.skip(reason)
+    tb = start_testbed()
+    try:
+        yield tb
+    finally:
+        stop_testbed(tb)
+
+
+@pytest.fixture(scope="module")
+def tls_files(testbed: Testbed, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, str]:
+    return testbed.engine1.client_tls.write_files(str(tmp_path_factory.mktemp("client-tls")))
+
+
+def unix_client(engine: Engine) -> docker.DockerClient:
+    return docker.DockerClient(base_url=engine.unix_url, version=API_VERSION, timeout=60)
+
+
+def tls_client(engine: Engine, ca: str, cert: tuple[str, str] | None = None) -> docker.DockerClient:
+    tls = docker.tls.TLSConfig(client_cert=cert, ca_cert=ca, verify=True)
+    client = docker.DockerClient(base_url=engine.tls_url, tls=tls, version=API_VERSION, timeout=10)
+    # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (set on many machines) override the SDK's CA
+    # file, and would honour HTTPS_PROXY; neither may apply to a private engine.
+    client.api.trust_env = False
+    return client
+
+
+def test_engines_are_distinct_and_have_the_test_images(testbed: Testbed) -> None:
+    ids = []
+    for engine in testbed.engines:
+        client = unix_client(engine)
+        ids.append(client.info()["ID"])
+        tags = {tag for image in client.images.list() for tag in image.tags}
+        assert set(testbed.images) <= tags, engine.name
+        client.close()
+    assert ids[0] != ids[1]
+    assert testbed.engine1.netns != testbed.engine2.netns
+    assert testbed.engine1.bridge != testbed.engine2.bridge
+
+
+def test_tls_with_client_cert_works_on_both(testbed: Testbed, tls_files: tuple[str, str, str]) -> None:
+    ca, cert, key = tls_files
+    for engine in testbed.engines:
+        client = tls_client(engine, ca, (cert, key))
+        assert client.ping()
+        assert client.info()["ID"] == unix_client(engine).info()["ID"]
+        client.close()
+
+
+def test_tls_without_client_cert_is_refused(testbed: Testbed, tls_files: tuple[str, str, str]) -> None:
+    ca, _, _ = tls_files
+    client = tls_client(testbed.engine1, ca)
+    with pytest.raises(requests.exceptions.RequestException) as exc:
+        client.ping()
+    assert "CERTIFICATE_VERIFY_FAILED" not in str(exc.value)  # the server refused us, not vice versa
+
+
+def test_server_is_not_trusted_with_the_wrong_ca(
+    testbed: Testbed, tls_files: tuple[str, str, str], tmp_path: Path
+) -> None:
+    _, cert, key = tls_files
+    wrong_ca = tmp_path / "wrong-ca.pem"
+    wrong_ca.write_text(testbed.wrong_ca_pem)
+    client = tls_client(testbed.engine2, str(wrong_ca), (cert, key))
+    with pytest.raises(requests.exceptions.SSLError, match="CERTIFICATE_VERIFY_FAILED"):
+        client.ping()
+
+
+def test_registry_image_can_be_pulled_again_on_engine2(testbed: Testbed) -> None:
+    ref = f"{testbed.registry}/busybox:1"
+    client = unix_client(testbed.engine2)
+    client.images.remove(ref)  # only untags: dwtest/busybox:latest still holds the layers
+    assert ref not in {tag for image in client.images.list() for tag in image.tags}
+    image = client.images.pull(f"{testbed.registry}/busybox", tag="1")
+    assert ref in image.tags
+    host, port = testbed.registry_url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=5)
+    conn.request("GET", "/v2/_catalog")
+    assert "busybox" in json.loads(conn.getresponse().read())["repositories"]
+
+
+def test_containers_cannot_reach_outside(testbed: Testbed) -> None:
+    client = unix_client(testbed.engine1)
+    image = testbed.images[0]
+    assert client.containers.run(image, ["echo", "hello"], remove=True) == b"hello\n"
+    # The engine netns has no default route, so this fails inside the namespace at once.
+    with pytest.raises(docker.errors.ContainerError):
+        client.containers.run(
+            image, ["wget", "-T", "2", "-q", "-O", "/dev/null", "http://1.1.1.1/"], remove=True
+        )
+    routes = subprocess.run(
+        ["ip", "-n", testbed.engine1.netns, "route", "show", "default"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert routes.stdout.strip() == ""
+
+
+def _refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_engine_can_be_stopped_and_started(testbed: Testbed, tls_files: tuple[str, str, str]) -> None:
+    engine = testbed.engine2
+    old_pid = engine.dockerd_pid
+    engine.stop()
+    try:
+        with pytest.raises((requests.exceptions.ConnectionError, docker.errors.DockerException)):
+            unix_client(engine).ping()
+        assert _refused(engine.tls_port)
+        assert testbed.engine1.dockerd_pid and unix_client(testbed.engine1).ping()  # the other one runs on
+    finally:
+        engine.start()
+    assert engine.dockerd_pid != old_pid
+    assert unix_client(engine).ping()
+    ca, cert, key = tls_files
+    assert tls_client(engine, ca, (cert, key)).ping()
+    assert testbed.images[0] in {tag for image in unix_client(engine).images.list() for tag in image.tags}
