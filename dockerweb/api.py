@@ -23,7 +23,10 @@ class Pagination(LimitOffsetPagination):
 
 def _flatten(detail: Any) -> dict[str, list[str]]:
     if isinstance(detail, dict):
-        return {str(key): [str(m) for m in (value if isinstance(value, list) else [value])] for key, value in detail.items()}
+        return {
+            str(key): [str(m) for m in (value if isinstance(value, list) else [value])]
+            for key, value in detail.items()
+        }
     return {"non_field_errors": [str(m) for m in (detail if isinstance(detail, list) else [detail])]}
 
 

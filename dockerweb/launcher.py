@@ -51,7 +51,8 @@ def product_children() -> list[Child]:
     host, port = settings.HTTP_ADDRESS
     concurrency = str(int(os.environ.get("DOCKERWEB_WORKER_CONCURRENCY", "16")))
     return [
-        Child("web", [python, "-m", "uvicorn", "dockerweb.asgi:application", "--host", host, "--port", str(port),
+        Child("web", [python, "-m", "uvicorn", "dockerweb.asgi:application",
+                      "--host", host, "--port", str(port),
                       "--no-access-log", "--lifespan", "off"]),
         # Engine work is I/O bound (waiting on engines), so threads; a dead host then holds one thread only.
         Child("worker", [python, "-m", "celery", "-A", "dockerweb", "worker", "--pool", "threads",

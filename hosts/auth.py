@@ -68,6 +68,6 @@ class _BearerWebsocketMiddleware(BaseMiddleware):
         return await super().__call__(scope, receive, send)
 
 
-def WebsocketAuthMiddleware(inner: Any) -> Any:  # noqa: N802 - named like the middleware it builds
+def WebsocketAuthMiddleware(inner: Any) -> Any:
     """Session auth for the browser, bearer tokens for everyone else (a token wins over a session)."""
     return AuthMiddlewareStack(_BearerWebsocketMiddleware(inner))

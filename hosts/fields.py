@@ -9,7 +9,7 @@ from django.db import models
 from hosts import crypto
 
 
-class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
+class EncryptedTextField(models.TextField):
     """Text stored encrypted (Fernet); empty stays empty so "not set" is visible without a key."""
 
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> str | None:

@@ -29,11 +29,13 @@ class HostStatus(models.TextChoices):
 
 
 class Host(models.Model):
-    """A Docker engine dockerweb reaches over a unix socket or TCP (optionally with TLS client certificates)."""
+    """A Docker engine reached over a unix socket or TCP (optionally with TLS client certificates)."""
 
     name = models.CharField(max_length=63, unique=True, validators=[HOST_NAME_VALIDATOR])
     url = models.CharField(max_length=255, help_text="unix:///path/to/docker.sock or tcp://host:port")
-    tls_ca = EncryptedTextField(blank=True, default="", help_text="PEM CA certificate that signed the engine's")
+    tls_ca = EncryptedTextField(
+        blank=True, default="", help_text="PEM CA certificate that signed the engine's"
+    )
     tls_cert = EncryptedTextField(blank=True, default="", help_text="PEM client certificate")
     tls_key = EncryptedTextField(blank=True, default="", help_text="PEM client private key")
     tls_verify = models.BooleanField(default=True, help_text="Verify the engine's certificate and name")
@@ -69,7 +71,7 @@ class Host(models.Model):
         return self.name
 
 
-TOKEN_PREFIX = "dw_"
+TOKEN_PREFIX = "dw_"  # noqa: S105 - a public prefix, not a secret
 
 
 def _hash_secret(secret: str) -> str:

@@ -84,7 +84,9 @@ def validate_target(target: EngineTarget) -> None:
         raise ValidationError({exc.field: exc.message}) from exc
     if address.scheme == "unix" and (target.tls.ca or target.tls.cert):
         field = "tls_ca" if target.tls.ca else "tls_cert"
-        raise ValidationError({field: "TLS material applies to tcp:// engines only; this URL is a unix socket."})
+        raise ValidationError(
+            {field: "TLS material applies to tcp:// engines only; this URL is a unix socket."}
+        )
 
 
 def check_connection(target: EngineTarget) -> EngineFacts:
@@ -193,7 +195,7 @@ def ping(host: Host) -> dict[str, Any]:
 
 
 def local_engine_target() -> EngineTarget:
-    """The engine this machine's docker CLI would use: DOCKER_HOST (with its TLS env) or the default socket."""
+    """The engine the local docker CLI would use: DOCKER_HOST (with its TLS env) or the default socket."""
     url = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
     tls = TLSMaterial()
     cert_path = os.environ.get("DOCKER_CERT_PATH")

@@ -19,5 +19,7 @@ def refresh_all_hosts() -> int:
     """Fan out one refresh per host, so a slow or dead host never delays the others."""
     host_ids = services.host_ids_to_refresh()
     if host_ids:
-        group(refresh_host.s(host_id) for host_id in host_ids).apply_async(expires=settings.HOST_REFRESH_INTERVAL)
+        group(refresh_host.s(host_id) for host_id in host_ids).apply_async(
+            expires=settings.HOST_REFRESH_INTERVAL
+        )
     return len(host_ids)

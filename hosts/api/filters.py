@@ -13,7 +13,8 @@ class HostFilter(django_filters.FilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains", help_text="Part of the host name")
     status = django_filters.ChoiceFilter(choices=HostStatus.choices)
     label = django_filters.CharFilter(
-        method="filter_label", help_text="`key` (has the label) or `key=value`; repeat with commas to AND them"
+        method="filter_label",
+        help_text="`key` (has the label) or `key=value`; repeat with commas to AND them",
     )
 
     class Meta:

@@ -45,12 +45,18 @@ class HostSerializer(serializers.ModelSerializer[Host]):
     tls_ca = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=True)
     tls_cert = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=True)
     tls_key = serializers.CharField(
-        write_only=True, required=False, allow_blank=True, trim_whitespace=True, style={"input_type": "password"}
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=True,
+        style={"input_type": "password"},
     )
     labels = LabelsField(required=False)
     has_tls_ca = serializers.SerializerMethodField()
     has_tls_client_cert = serializers.SerializerMethodField()
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = Host
@@ -72,7 +78,7 @@ class HostSerializer(serializers.ModelSerializer[Host]):
         ]
         read_only_fields = ["id", "created_by", "created_at", "updated_at", *SNAPSHOT_FIELDS]
         # Name uniqueness is checked by the service (also against races), with one message.
-        extra_kwargs = {"name": {"validators": []}}
+        extra_kwargs: dict[str, dict[str, Any]] = {"name": {"validators": []}}
 
     def get_has_tls_ca(self, host: Host) -> bool:
         return bool(host.tls_ca)
@@ -103,7 +109,9 @@ class TokenSerializer(serializers.ModelSerializer[ApiToken]):
         days = attrs.pop("expires_in_days", None)
         if days is not None:
             if attrs.get("expires_at"):
-                raise serializers.ValidationError({"expires_in_days": "Give expires_at or expires_in_days, not both."})
+                raise serializers.ValidationError(
+                    {"expires_in_days": "Give expires_at or expires_in_days, not both."}
+                )
             attrs["expires_at"] = timezone.now() + timedelta(days=days)
         expires_at = attrs.get("expires_at")
         if expires_at is not None and expires_at <= timezone.now():

@@ -112,7 +112,9 @@ _api_versions_lock = threading.Lock()
 
 
 def _timeouts(read_timeout: float | None) -> tuple[float, float | None]:
-    return settings.ENGINE_CONNECT_TIMEOUT, (settings.ENGINE_READ_TIMEOUT if read_timeout is None else read_timeout)
+    return settings.ENGINE_CONNECT_TIMEOUT, (
+        settings.ENGINE_READ_TIMEOUT if read_timeout is None else read_timeout
+    )
 
 
 def _sdk_client(target: EngineTarget, read_timeout: float | None) -> docker.DockerClient:
@@ -124,7 +126,9 @@ def _sdk_client(target: EngineTarget, read_timeout: float | None) -> docker.Dock
         return docker.DockerClient(base_url=f"unix://{address.socket_path}", version=version, timeout=read)
     timeout: Any = (connect, read)
     if not target.uses_tls:
-        return docker.DockerClient(base_url=f"tcp://{address.hostname}:{address.port}", version=version, timeout=timeout)
+        return docker.DockerClient(
+            base_url=f"tcp://{address.hostname}:{address.port}", version=version, timeout=timeout
+        )
     # Construct without negotiating, mount our adapter, then negotiate over TLS.
     client = docker.DockerClient(
         base_url=f"tcp://{address.hostname}:{address.port}", version="1.24", timeout=timeout, tls=True

@@ -78,14 +78,18 @@ def unreachable_reason(exc: BaseException, *, connect_timeout: float, read_timeo
     chain = list(_chain(exc))
     for item in chain:
         if isinstance(item, ssl.SSLCertVerificationError):
-            return f"TLS verification of the engine's certificate failed: {item.verify_message or item.reason}"
+            return (
+                f"TLS verification of the engine's certificate failed: {item.verify_message or item.reason}"
+            )
     for item in chain:
         if isinstance(item, ssl.SSLError):
             return f"TLS handshake failed: {item.reason or item}"
     for item in chain:
         if isinstance(item, (requests.exceptions.ConnectTimeout, httpx.ConnectTimeout)):
             return f"connection timed out after {connect_timeout:g}s"
-        if isinstance(item, (requests.exceptions.ReadTimeout, httpx.ReadTimeout, socket.timeout, TimeoutError)):
+        if isinstance(
+            item, (requests.exceptions.ReadTimeout, httpx.ReadTimeout, socket.timeout, TimeoutError)
+        ):
             return f"the engine accepted the connection but did not answer within {read_timeout:g}s"
     for item in chain:
         if isinstance(item, ConnectionRefusedError):

@@ -34,7 +34,7 @@ class TLSMaterial:
 
 
 def load_certificates(field: str, pem: str) -> list[x509.Certificate]:
-    """Every certificate in `pem`; raises TLSMaterialError naming `field` if there is none or one is broken."""
+    """Every certificate in `pem`; raises TLSMaterialError naming `field` if any is broken."""
     if "-----BEGIN CERTIFICATE-----" not in pem:
         raise TLSMaterialError(field, "Not a PEM certificate (expected '-----BEGIN CERTIFICATE-----').")
     try:
@@ -49,7 +49,9 @@ def load_private_key(field: str, pem: str) -> PrivateKeyTypes:
     try:
         return serialization.load_pem_private_key(pem.encode(), password=None)
     except TypeError as exc:
-        raise TLSMaterialError(field, "The private key is encrypted with a passphrase; store it unencrypted.") from exc
+        raise TLSMaterialError(
+            field, "The private key is encrypted with a passphrase; store it unencrypted."
+        ) from exc
     except ValueError as exc:
         raise TLSMaterialError(field, f"The private key cannot be parsed: {exc}") from exc
 

@@ -2,13 +2,13 @@
 
 import django.core.validators
 import django.db.models.deletion
-import hosts.fields
 from django.conf import settings
 from django.db import migrations, models
 
+import hosts.fields
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,55 +17,125 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Host',
+            name="Host",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=63, unique=True, validators=[django.core.validators.RegexValidator('^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$', "Use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit (it becomes part of URLs such as tcp://dockerweb:2375/hosts/<name>).")])),
-                ('url', models.CharField(help_text='unix:///path/to/docker.sock or tcp://host:port', max_length=255)),
-                ('tls_ca', hosts.fields.EncryptedTextField(blank=True, default='', help_text="PEM CA certificate that signed the engine's")),
-                ('tls_cert', hosts.fields.EncryptedTextField(blank=True, default='', help_text='PEM client certificate')),
-                ('tls_key', hosts.fields.EncryptedTextField(blank=True, default='', help_text='PEM client private key')),
-                ('tls_verify', models.BooleanField(default=True, help_text="Verify the engine's certificate and name")),
-                ('labels', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('status', models.CharField(choices=[('unknown', 'Not checked yet'), ('up', 'Up'), ('down', 'Down')], default='unknown', max_length=16)),
-                ('status_error', models.TextField(blank=True, default='')),
-                ('engine_id', models.CharField(blank=True, default='', max_length=128)),
-                ('engine_version', models.CharField(blank=True, default='', max_length=64)),
-                ('api_version', models.CharField(blank=True, default='', max_length=16)),
-                ('os_type', models.CharField(blank=True, default='', max_length=32)),
-                ('operating_system', models.CharField(blank=True, default='', max_length=128)),
-                ('architecture', models.CharField(blank=True, default='', max_length=32)),
-                ('kernel_version', models.CharField(blank=True, default='', max_length=128)),
-                ('ncpu', models.PositiveIntegerField(blank=True, null=True)),
-                ('mem_total', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('containers_running', models.PositiveIntegerField(blank=True, null=True)),
-                ('containers_paused', models.PositiveIntegerField(blank=True, null=True)),
-                ('containers_stopped', models.PositiveIntegerField(blank=True, null=True)),
-                ('images', models.PositiveIntegerField(blank=True, null=True)),
-                ('last_checked_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "name",
+                    models.CharField(
+                        max_length=63,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$",
+                                "Use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit (it becomes part of URLs such as tcp://dockerweb:2375/hosts/<name>).",
+                            )
+                        ],
+                    ),
+                ),
+                (
+                    "url",
+                    models.CharField(
+                        help_text="unix:///path/to/docker.sock or tcp://host:port", max_length=255
+                    ),
+                ),
+                (
+                    "tls_ca",
+                    hosts.fields.EncryptedTextField(
+                        blank=True, default="", help_text="PEM CA certificate that signed the engine's"
+                    ),
+                ),
+                (
+                    "tls_cert",
+                    hosts.fields.EncryptedTextField(
+                        blank=True, default="", help_text="PEM client certificate"
+                    ),
+                ),
+                (
+                    "tls_key",
+                    hosts.fields.EncryptedTextField(
+                        blank=True, default="", help_text="PEM client private key"
+                    ),
+                ),
+                (
+                    "tls_verify",
+                    models.BooleanField(default=True, help_text="Verify the engine's certificate and name"),
+                ),
+                ("labels", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("unknown", "Not checked yet"), ("up", "Up"), ("down", "Down")],
+                        default="unknown",
+                        max_length=16,
+                    ),
+                ),
+                ("status_error", models.TextField(blank=True, default="")),
+                ("engine_id", models.CharField(blank=True, default="", max_length=128)),
+                ("engine_version", models.CharField(blank=True, default="", max_length=64)),
+                ("api_version", models.CharField(blank=True, default="", max_length=16)),
+                ("os_type", models.CharField(blank=True, default="", max_length=32)),
+                ("operating_system", models.CharField(blank=True, default="", max_length=128)),
+                ("architecture", models.CharField(blank=True, default="", max_length=32)),
+                ("kernel_version", models.CharField(blank=True, default="", max_length=128)),
+                ("ncpu", models.PositiveIntegerField(blank=True, null=True)),
+                ("mem_total", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("containers_running", models.PositiveIntegerField(blank=True, null=True)),
+                ("containers_paused", models.PositiveIntegerField(blank=True, null=True)),
+                ("containers_stopped", models.PositiveIntegerField(blank=True, null=True)),
+                ("images", models.PositiveIntegerField(blank=True, null=True)),
+                ("last_checked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='ApiToken',
+            name="ApiToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('key_id', models.CharField(editable=False, max_length=16, unique=True)),
-                ('secret_hash', models.CharField(editable=False, max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_tokens', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("key_id", models.CharField(editable=False, max_length=16, unique=True)),
+                ("secret_hash", models.CharField(editable=False, max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="api_tokens",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'constraints': [models.UniqueConstraint(fields=('user', 'name'), name='unique_token_name_per_user')],
+                "ordering": ["-created_at"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("user", "name"), name="unique_token_name_per_user")
+                ],
             },
         ),
     ]

@@ -15,9 +15,23 @@ from tests.testbed import Testbed
 pytestmark = pytest.mark.django_db
 
 
-def test_addhost_checks_the_connection_and_prints_the_version(testbed: Testbed, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_addhost_checks_the_connection_and_prints_the_version(
+    testbed: Testbed, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     ca, cert, key = testbed.engine1.client_tls.write_files(str(tmp_path))
-    call_command("addhost", "prod", testbed.engine1.tls_url, "--tls-ca", ca, "--tls-cert", cert, "--tls-key", key, "--label", "env=prod")
+    call_command(
+        "addhost",
+        "prod",
+        testbed.engine1.tls_url,
+        "--tls-ca",
+        ca,
+        "--tls-cert",
+        cert,
+        "--tls-key",
+        key,
+        "--label",
+        "env=prod",
+    )
     out = capsys.readouterr().out
     assert "Added host prod" in out and "Docker 20.10" in out and "API 1.41" in out
     host = Host.objects.get(name="prod")
@@ -27,17 +41,29 @@ def test_addhost_checks_the_connection_and_prints_the_version(testbed: Testbed, 
 def test_addhost_refuses_with_the_reason(testbed: Testbed, tmp_path: Path) -> None:
     wrong_ca = tmp_path / "wrong.pem"
     wrong_ca.write_text(testbed.wrong_ca_pem)
-    ca, cert, key = testbed.engine1.client_tls.write_files(str(tmp_path))
+    _, cert, key = testbed.engine1.client_tls.write_files(str(tmp_path))
     with pytest.raises(CommandError, match="TLS verification of the engine's certificate failed"):
-        call_command("addhost", "x", testbed.engine1.tls_url, "--tls-ca", str(wrong_ca), "--tls-cert", cert, "--tls-key", key)
-    with pytest.raises(CommandError, match="no-such.pem"):
+        call_command(
+            "addhost",
+            "x",
+            testbed.engine1.tls_url,
+            "--tls-ca",
+            str(wrong_ca),
+            "--tls-cert",
+            cert,
+            "--tls-key",
+            key,
+        )
+    with pytest.raises(CommandError, match=r"no-such\.pem"):
         call_command("addhost", "x", testbed.engine1.tls_url, "--tls-ca", str(tmp_path / "no-such.pem"))
     with pytest.raises(CommandError, match="connection refused"):
         call_command("addhost", "x", "tcp://127.0.0.1:1")
     assert not Host.objects.exists()
 
 
-def _write_context(config_dir: Path, name: str, endpoint: dict[str, object], tls_files: dict[str, str] | None = None) -> None:
+def _write_context(
+    config_dir: Path, name: str, endpoint: dict[str, object], tls_files: dict[str, str] | None = None
+) -> None:
     digest = hashlib.sha256(name.encode()).hexdigest()
     meta_dir = config_dir / "contexts" / "meta" / digest
     meta_dir.mkdir(parents=True)
@@ -50,7 +76,9 @@ def _write_context(config_dir: Path, name: str, endpoint: dict[str, object], tls
             (tls_dir / file_name).write_text(pem)
 
 
-def test_importcontexts_adds_unix_and_tls_contexts_and_reports_the_rest(testbed: Testbed, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_importcontexts_adds_unix_and_tls_contexts_and_reports_the_rest(
+    testbed: Testbed, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     tls = testbed.engine2.client_tls
     _write_context(tmp_path, "sock", {"Host": testbed.engine1.unix_url, "SkipTLSVerify": False})
     _write_context(tmp_path, "secure", {"Host": testbed.engine2.tls_url, "SkipTLSVerify": False},

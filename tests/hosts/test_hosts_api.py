@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -15,7 +16,7 @@ from tests.testbed import Testbed
 pytestmark = pytest.mark.django_db
 
 
-def tls_body(testbed: Testbed, name: str = "remote", **overrides: object) -> dict[str, object]:
+def tls_body(testbed: Testbed, name: str = "remote", **overrides: Any) -> dict[str, object]:
     tls = tls_material(testbed.engine2)
     body: dict[str, object] = {
         "name": name,
@@ -28,8 +29,12 @@ def tls_body(testbed: Testbed, name: str = "remote", **overrides: object) -> dic
     return body
 
 
-def test_admin_adds_a_unix_socket_host_and_sees_its_engine_version(testbed: Testbed, alice: User, client_for: Callable[[User | None], APIClient]) -> None:
-    response = client_for(alice).post("/api/v1/hosts/", {"name": "local", "url": testbed.engine1.unix_url}, format="json")
+def test_admin_adds_a_unix_socket_host_and_sees_its_engine_version(
+    testbed: Testbed, alice: User, client_for: Callable[[User | None], APIClient]
+) -> None:
+    response = client_for(alice).post(
+        "/api/v1/hosts/", {"name": "local", "url": testbed.engine1.unix_url}, format="json"
+    )
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["status"] == "up"
@@ -40,9 +45,16 @@ def test_admin_adds_a_unix_socket_host_and_sees_its_engine_version(testbed: Test
     assert body["created_by"] == "alice"
 
 
-def test_admin_adds_a_tls_host_and_both_hosts_are_listed_with_versions(testbed: Testbed, alice: User, client_for: Callable[[User | None], APIClient]) -> None:
+def test_admin_adds_a_tls_host_and_both_hosts_are_listed_with_versions(
+    testbed: Testbed, alice: User, client_for: Callable[[User | None], APIClient]
+) -> None:
     api = client_for(alice)
-    assert api.post("/api/v1/hosts/", {"name": "one", "url": testbed.engine1.unix_url}, format="json").status_code == 201
+    assert (
+        api.post(
+            "/api/v1/hosts/", {"name": "one", "url": testbed.engine1.unix_url}, format="json"
+        ).status_code
+        == 201
+    )
     created = api.post("/api/v1/hosts/", tls_body(testbed, "two"), format="json")
     assert created.status_code == 201, created.json()
 
@@ -55,7 +67,9 @@ def test_admin_adds_a_tls_host_and_both_hosts_are_listed_with_versions(testbed: 
     assert hosts["two"]["has_tls_ca"] and hosts["two"]["has_tls_client_cert"]
 
 
-def test_no_response_ever_contains_tls_material(testbed: Testbed, alice: User, client_for: Callable[[User | None], APIClient]) -> None:
+def test_no_response_ever_contains_tls_material(
+    testbed: Testbed, alice: User, client_for: Callable[[User | None], APIClient]
+) -> None:
     api = client_for(alice)
     body = tls_body(testbed)
     created = api.post("/api/v1/hosts/", body, format="json")
@@ -78,7 +92,9 @@ def test_no_response_ever_contains_tls_material(testbed: Testbed, alice: User, c
         assert key_body not in text and cert_body not in text
 
 
-def test_tls_material_is_encrypted_in_the_database(testbed: Testbed, alice: User, client_for: Callable[[User | None], APIClient]) -> None:
+def test_tls_material_is_encrypted_in_the_database(
+    testbed: Testbed, alice: User, client_for: Callable[[User | None], APIClient]
+) -> None:
     from django.db import connection
 
     client_for(alice).post("/api/v1/hosts/", tls_body(testbed), format="json")
@@ -95,16 +111,33 @@ def test_tls_material_is_encrypted_in_the_database(testbed: Testbed, alice: User
         ({"url": "http://127.0.0.1:2375"}, "url", "Unsupported scheme 'http'"),
         ({"url": "ssh://user@host"}, "url", "Unsupported scheme 'ssh'"),
         ({"url": "tcp://127.0.0.1"}, "url", "needs a host and a port"),
-        ({"url": "unix://relative.sock", "tls_ca": "", "tls_cert": "", "tls_key": ""}, "url", "absolute socket path"),
-        ({"tls_cert": "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n"}, "tls_cert", "cannot be parsed"),
+        (
+            {"url": "unix://relative.sock", "tls_ca": "", "tls_cert": "", "tls_key": ""},
+            "url",
+            "absolute socket path",
+        ),
+        (
+            {"tls_cert": "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n"},
+            "tls_cert",
+            "cannot be parsed",
+        ),
         ({"tls_ca": "hello"}, "tls_ca", "Not a PEM certificate"),
-        ({"tls_key": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"}, "tls_key", "cannot be parsed"),
+        (
+            {"tls_key": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"},
+            "tls_key",
+            "cannot be parsed",
+        ),
         ({"tls_key": ""}, "tls_key", "must be given together"),
         ({"name": "bad name!"}, "name", "letters, digits"),
     ],
 )
 def test_invalid_input_is_a_400_naming_the_field(
-    testbed: Testbed, alice: User, client_for: Callable[[User | None], APIClient], overrides: dict[str, object], field: str, message: str
+    testbed: Testbed,
+    alice: User,
+    client_for: Callable[[User | None], APIClient],
+    overrides: dict[str, Any],
+    field: str,
+    message: str,
 ) -> None:
     response = client_for(alice).post("/api/v1/hosts/", tls_body(testbed, **overrides), format="json")
     assert response.status_code == 400
@@ -115,13 +148,17 @@ def test_invalid_input_is_a_400_naming_the_field(
     assert not Host.objects.exists()
 
 
-def test_a_key_that_does_not_match_the_certificate_is_refused(testbed: Testbed, alice: User, client_for: Callable[[User | None], APIClient]) -> None:
+def test_a_key_that_does_not_match_the_certificate_is_refused(
+    testbed: Testbed, alice: User, client_for: Callable[[User | None], APIClient]
+) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
     other_key = (
         ec.generate_private_key(ec.SECP256R1())
-        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        .private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         .decode()
     )
     response = client_for(alice).post("/api/v1/hosts/", tls_body(testbed, tls_key=other_key), format="json")
@@ -129,15 +166,21 @@ def test_a_key_that_does_not_match_the_certificate_is_refused(testbed: Testbed, 
     assert "does not match" in response.json()["fields"]["tls_key"][0]
 
 
-def test_a_wrong_ca_is_a_clear_tls_verification_error(testbed: Testbed, alice: User, client_for: Callable[[User | None], APIClient]) -> None:
-    response = client_for(alice).post("/api/v1/hosts/", tls_body(testbed, tls_ca=testbed.wrong_ca_pem), format="json")
+def test_a_wrong_ca_is_a_clear_tls_verification_error(
+    testbed: Testbed, alice: User, client_for: Callable[[User | None], APIClient]
+) -> None:
+    response = client_for(alice).post(
+        "/api/v1/hosts/", tls_body(testbed, tls_ca=testbed.wrong_ca_pem), format="json"
+    )
     assert response.status_code == 400
     message = response.json()["fields"]["url"][0]
     assert "TLS verification of the engine's certificate failed" in message
     assert "certificate verify failed" in message or "unable to get local issuer" in message
 
 
-def test_a_client_without_certificate_is_refused_by_the_engine(testbed: Testbed, alice: User, client_for: Callable[[User | None], APIClient]) -> None:
+def test_a_client_without_certificate_is_refused_by_the_engine(
+    testbed: Testbed, alice: User, client_for: Callable[[User | None], APIClient]
+) -> None:
     response = client_for(alice).post(
         "/api/v1/hosts/", tls_body(testbed, tls_cert="", tls_key=""), format="json"
     )
@@ -145,7 +188,9 @@ def test_a_client_without_certificate_is_refused_by_the_engine(testbed: Testbed,
     assert "Cannot reach the engine" in response.json()["fields"]["url"][0]
 
 
-def test_an_unreachable_engine_is_refused_unless_check_is_false(testbed: Testbed, alice: User, client_for: Callable[[User | None], APIClient]) -> None:
+def test_an_unreachable_engine_is_refused_unless_check_is_false(
+    testbed: Testbed, alice: User, client_for: Callable[[User | None], APIClient]
+) -> None:
     api = client_for(alice)
     body = {"name": "ghost", "url": "unix:///nonexistent/docker.sock"}
     refused = api.post("/api/v1/hosts/", body, format="json")
@@ -159,7 +204,9 @@ def test_an_unreachable_engine_is_refused_unless_check_is_false(testbed: Testbed
     assert "socket does not exist" in refreshed.json()["status_error"]
 
 
-def test_a_stopped_engine_shows_down_with_the_reason_then_up_again(testbed: Testbed, alice: User, client_for: Callable[[User | None], APIClient]) -> None:
+def test_a_stopped_engine_shows_down_with_the_reason_then_up_again(
+    testbed: Testbed, alice: User, client_for: Callable[[User | None], APIClient]
+) -> None:
     api = client_for(alice)
     host_id = api.post("/api/v1/hosts/", tls_body(testbed), format="json").json()["id"]
     testbed.engine2.stop()
@@ -176,7 +223,9 @@ def test_a_stopped_engine_shows_down_with_the_reason_then_up_again(testbed: Test
     assert api.post(f"/api/v1/hosts/{host_id}/refresh/").json()["status"] == "up"
 
 
-def test_info_and_ping_answer_live(testbed: Testbed, unix_host: Host, alice: User, client_for: Callable[[User | None], APIClient]) -> None:
+def test_info_and_ping_answer_live(
+    testbed: Testbed, unix_host: Host, alice: User, client_for: Callable[[User | None], APIClient]
+) -> None:
     api = client_for(alice)
     info = api.get(f"/api/v1/hosts/{unix_host.pk}/info/").json()
     assert info["info"]["Driver"] == "vfs"
@@ -185,7 +234,9 @@ def test_info_and_ping_answer_live(testbed: Testbed, unix_host: Host, alice: Use
     assert ping["ok"] is True and ping["latency_ms"] >= 0
 
 
-def test_update_revalidates_the_connection_and_delete_leaves_the_engine_alone(testbed: Testbed, tls_host: Host, alice: User, client_for: Callable[[User | None], APIClient]) -> None:
+def test_update_revalidates_the_connection_and_delete_leaves_the_engine_alone(
+    testbed: Testbed, tls_host: Host, alice: User, client_for: Callable[[User | None], APIClient]
+) -> None:
     api = client_for(alice)
     bad = api.patch(f"/api/v1/hosts/{tls_host.pk}/", {"tls_ca": testbed.wrong_ca_pem}, format="json")
     assert bad.status_code == 400 and "url" in bad.json()["fields"]
@@ -200,9 +251,13 @@ def test_update_revalidates_the_connection_and_delete_leaves_the_engine_alone(te
     assert docker.DockerClient(base_url=testbed.engine2.unix_url).info()["Images"] == before
 
 
-def test_filters_by_name_label_and_status(alice: User, client_for: Callable[[User | None], APIClient]) -> None:
+def test_filters_by_name_label_and_status(
+    alice: User, client_for: Callable[[User | None], APIClient]
+) -> None:
     Host.objects.create(name="staging-1", url="unix:///a.sock", labels={"env": "staging"}, status="up")
-    Host.objects.create(name="prod-1", url="unix:///b.sock", labels={"env": "prod", "gpu": "yes"}, status="down")
+    Host.objects.create(
+        name="prod-1", url="unix:///b.sock", labels={"env": "prod", "gpu": "yes"}, status="down"
+    )
     api = client_for(alice)
 
     def names(query: str) -> set[str]:
@@ -219,14 +274,19 @@ def test_filters_by_name_label_and_status(alice: User, client_for: Callable[[Use
     assert api.get("/api/v1/hosts/?label=env__contains=x").status_code == 400
 
 
-def test_a_user_without_grants_sees_no_host_and_cannot_add_one(testbed: Testbed, unix_host: Host, bob: User, client_for: Callable[[User | None], APIClient]) -> None:
+def test_a_user_without_grants_sees_no_host_and_cannot_add_one(
+    testbed: Testbed, unix_host: Host, bob: User, client_for: Callable[[User | None], APIClient]
+) -> None:
     api = client_for(bob)
     assert api.get("/api/v1/hosts/").json()["results"] == []
     assert api.get(f"/api/v1/hosts/{unix_host.pk}/").status_code == 404
     assert api.get(f"/api/v1/hosts/{unix_host.pk}/info/").status_code == 404
     refused = api.post("/api/v1/hosts/", {"name": "x", "url": "tcp://nope"}, format="json")
     assert refused.status_code == 403
-    assert refused.json() == {"detail": "Only administrators may change the host inventory.", "code": "permission_denied"}
+    assert refused.json() == {
+        "detail": "Only administrators may change the host inventory.",
+        "code": "permission_denied",
+    }
     assert api.delete(f"/api/v1/hosts/{unix_host.pk}/").status_code == 404
     assert Host.objects.filter(pk=unix_host.pk).exists()
 

@@ -21,7 +21,9 @@ from hosts import crypto
         (lambda: env.env_address("X", "127.0.0.1:8000"), "127.0.0.1:99999", "is not a host:port address"),
     ],
 )
-def test_bad_environment_values_fail_loudly(monkeypatch: pytest.MonkeyPatch, helper: object, value: str, message: str) -> None:
+def test_bad_environment_values_fail_loudly(
+    monkeypatch: pytest.MonkeyPatch, helper: object, value: str, message: str
+) -> None:
     monkeypatch.setenv("X", value)
     with pytest.raises(ImproperlyConfigured, match=message):
         helper()  # type: ignore[operator]
@@ -52,5 +54,8 @@ def test_rotation_keeps_old_secrets_readable_and_a_lost_key_is_a_clear_error() -
     assert "s3cret" not in stored
     with override_settings(ENCRYPTION_KEYS=["new-key", "old-key"]):
         assert crypto.decrypt(stored) == "s3cret"
-    with override_settings(ENCRYPTION_KEYS=["new-key"]), pytest.raises(crypto.DecryptionError, match="rotate"):
+    with (
+        override_settings(ENCRYPTION_KEYS=["new-key"]),
+        pytest.raises(crypto.DecryptionError, match="rotate"),
+    ):
         crypto.decrypt(stored)

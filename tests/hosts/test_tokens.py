@@ -35,6 +35,7 @@ def test_a_token_is_shown_once_and_stored_only_as_a_hash(bob: User) -> None:
     secret = plaintext.split("_", 2)[2]
     assert row.secret_hash == hashlib.sha256(secret.encode()).hexdigest()
     assert secret not in {row.key_id, row.secret_hash, row.name}
+    assert row.expires_at is not None
     assert abs((row.expires_at - timezone.now()) - timedelta(days=30)) < timedelta(minutes=1)
 
     listing = bearer(plaintext).get("/api/v1/tokens/")
@@ -67,7 +68,9 @@ def test_a_token_of_a_deactivated_user_is_refused(bob: User) -> None:
     assert bearer(plaintext).get("/api/v1/tokens/").status_code == 401
 
 
-def test_users_see_and_revoke_only_their_own_tokens(alice: User, bob: User, client_for: Callable[[User | None], APIClient]) -> None:
+def test_users_see_and_revoke_only_their_own_tokens(
+    alice: User, bob: User, client_for: Callable[[User | None], APIClient]
+) -> None:
     alices, _ = ApiToken.issue(alice, "alices")
     api = client_for(bob)
     names = {item["name"] for item in api.get("/api/v1/tokens/").json()["results"]}
@@ -85,7 +88,9 @@ def test_users_see_and_revoke_only_their_own_tokens(alice: User, bob: User, clie
         ({"name": "x", "expires_at": "2999-01-01T00:00:00Z", "expires_in_days": 3}, "expires_in_days"),
     ],
 )
-def test_bad_token_requests_name_the_field(bob: User, client_for: Callable[[User | None], APIClient], body: dict[str, object], field: str) -> None:
+def test_bad_token_requests_name_the_field(
+    bob: User, client_for: Callable[[User | None], APIClient], body: dict[str, object], field: str
+) -> None:
     response = client_for(bob).post("/api/v1/tokens/", body, format="json")
     assert response.status_code == 400
     assert field in response.json()["fields"]

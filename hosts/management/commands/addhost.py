@@ -50,11 +50,17 @@ class Command(BaseCommand):
         labels = dict(item.partition("=")[::2] for item in options["label"])
         try:
             host = services.register_host(
-                name=options["name"], url=options["url"], tls=tls, labels=labels, check=not options["no_check"]
+                name=options["name"],
+                url=options["url"],
+                tls=tls,
+                labels=labels,
+                check=not options["no_check"],
             )
         except ValidationError as exc:
             raise CommandError(f"Host {options['name']!r} not added: {format_validation_error(exc)}") from exc
         if host.engine_version:
-            self.stdout.write(f"Added host {host.name} ({host.url}): Docker {host.engine_version}, API {host.api_version}")
+            self.stdout.write(
+                f"Added host {host.name} ({host.url}): Docker {host.engine_version}, API {host.api_version}"
+            )
         else:
             self.stdout.write(f"Added host {host.name} ({host.url}) without checking it")

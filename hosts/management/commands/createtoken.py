@@ -28,7 +28,9 @@ class Command(BaseCommand):
             raise CommandError(f"No user named {options['username']!r}.") from exc
         name = options["name"] or f"cli-{timezone.now():%Y%m%d-%H%M%S}"
         if ApiToken.objects.filter(user=user, name=name).exists():
-            raise CommandError(f"{options['username']} already has a token named {name!r}; pick another --name.")
+            raise CommandError(
+                f"{options['username']} already has a token named {name!r}; pick another --name."
+            )
         days = options["expires"]
         if days is not None and days < 1:
             raise CommandError("--expires must be at least 1 day.")

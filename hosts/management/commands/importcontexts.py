@@ -51,7 +51,9 @@ class Command(BaseCommand):
             if Host.objects.filter(name=name).exists():
                 self.stdout.write(f"skip {name}: a host with this name exists")
                 continue
-            tls = _tls_material(root / "tls" / meta_file.parent.name / "docker", bool(endpoint.get("SkipTLSVerify")))
+            tls = _tls_material(
+                root / "tls" / meta_file.parent.name / "docker", bool(endpoint.get("SkipTLSVerify"))
+            )
             try:
                 host = services.register_host(name=name, url=url, tls=tls, check=not options["no_check"])
             except ValidationError as exc:

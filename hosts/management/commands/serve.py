@@ -44,7 +44,9 @@ class Command(BaseCommand):
     def _bootstrap(self) -> None:
         local = ensure_local_host(settings.DATA_DIR / "local-host-registered")
         if local is not None:
-            detail = f"Docker {local.engine_version}" if local.status == "up" else f"down: {local.status_error}"
+            detail = (
+                f"Docker {local.engine_version}" if local.status == "up" else f"down: {local.status_error}"
+            )
             self.stdout.write(f"[dockerweb] registered host 'local' ({local.url}): {detail}")
         user_model = get_user_model()
         if not user_model.objects.filter(is_superuser=True).exists():
