@@ -163,12 +163,17 @@ def async_client(target: EngineTarget, *, read_timeout: float | None = None) -> 
     address = target.address
     connect, read = _timeouts(read_timeout)
     timeout = httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
-    if address.scheme == "unix":
-        transport = httpx.AsyncHTTPTransport(uds=address.socket_path)
-        return httpx.AsyncClient(base_url="http://docker", transport=transport, timeout=timeout)
     if target.uses_tls:
         transport = httpx.AsyncHTTPTransport(verify=ssl_context(target.tls))
         return httpx.AsyncClient(
             base_url=f"https://{address.hostname}:{address.port}", transport=transport, timeout=timeout
         )
-    return httpx.AsyncClient(base_url=f"http://{address.hostname}:{address.port}", timeout=timeout)
+    # verify=False: these transports never speak TLS, and httpx would otherwise load the whole public CA
+    # bundle for each client (tens of milliseconds of CPU each).
+    if address.scheme == "unix":
+        transport = httpx.AsyncHTTPTransport(uds=address.socket_path, verify=False)
+        base_url = "http://docker"
+    else:
+        transport = httpx.AsyncHTTPTransport(verify=False)
+        base_url = f"http://{address.hostname}:{address.port}"
+    return httpx.AsyncClient(base_url=base_url, transport=transport, timeout=timeout, trust_env=False)

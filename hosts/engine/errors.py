@@ -108,8 +108,21 @@ def unreachable_reason(exc: BaseException, *, connect_timeout: float, read_timeo
 
 
 def _from_api_error(exc: docker.errors.APIError, host: str) -> EngineError:
-    message = str(exc.explanation or exc)
-    status = exc.status_code
+    return error_for_status(exc.status_code, str(exc.explanation or exc), host)
+
+
+def raise_for_status(response: httpx.Response, host: str) -> None:
+    """Raise the EngineError matching an engine's error response (its JSON `message` kept)."""
+    if response.is_success:
+        return
+    try:
+        message = str(response.json().get("message") or response.text)
+    except ValueError:
+        message = response.text or response.reason_phrase
+    raise error_for_status(response.status_code, message.strip(), host)
+
+
+def error_for_status(status: int | None, message: str, host: str) -> EngineError:
     kind: type[EngineError]
     if status == 404:
         kind = NotFound

@@ -33,8 +33,8 @@ def _env_lines(tb: Testbed) -> list[str]:
     return lines
 
 
-def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the finally below, unlike the default action
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the finally below, unlike SIGTERM's default action
 
 
 def main() -> int:
@@ -42,7 +42,9 @@ def main() -> int:
     if reason:
         print(f"testbed unavailable: {reason}", file=sys.stderr)
         return 2
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # Explicit for SIGINT too: a shell starts background jobs with SIGINT ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _exit_on_signal)
     began = time.monotonic()
     tb = start_testbed()
     try:
@@ -50,9 +52,9 @@ def main() -> int:
         print("\n".join(_env_lines(tb)), flush=True)
         while True:
             signal.pause()
-    except KeyboardInterrupt:
-        pass
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the teardown short
         began = time.monotonic()
         stop_testbed(tb)
         print(f"# testbed stopped in {time.monotonic() - began:.1f}s", file=sys.stderr)

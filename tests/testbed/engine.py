@@ -121,8 +121,8 @@ class EngineControl:
         reg_port = self.registry_port
         specs = [
             ("tls-netns", ["nsenter", ns, "socat", f"UNIX-LISTEN:{tls_sock},fork,unlink-early",
-                           f"TCP:127.0.0.1:{IN_NETNS_TLS_PORT}"]),
-            ("tls-host", ["socat", f"TCP-LISTEN:{self.cfg.tls_port},bind=127.0.0.1,reuseaddr,fork",
+                           f"TCP:127.0.0.1:{IN_NETNS_TLS_PORT},nodelay"]),
+            ("tls-host", ["socat", f"TCP-LISTEN:{self.cfg.tls_port},bind=127.0.0.1,reuseaddr,fork,nodelay",
                           f"UNIX-CONNECT:{tls_sock}"]),
             ("registry-netns", ["nsenter", ns, "socat",
                                 f"TCP-LISTEN:{reg_port},bind=127.0.0.1,reuseaddr,fork",
