@@ -40,6 +40,12 @@ class Host(models.Model):
     tls_key = EncryptedTextField(blank=True, default="", help_text="PEM client private key")
     tls_verify = models.BooleanField(default=True, help_text="Verify the engine's certificate and name")
     labels = models.JSONField(default=dict, blank=True)
+    # Admission policy settings (hosts.policy.PolicySettings as JSON; empty means the defaults).
+    policy = models.JSONField(default=dict, blank=True)
+    # Whether operators may act on containers, networks and volumes that carry no owner label.
+    unowned_access = models.BooleanField(
+        default=False, help_text="Operators may act on objects without an owner label (off for shared hosts)"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -71,6 +77,72 @@ class Host(models.Model):
         return self.name
 
 
+class Role(models.TextChoices):
+    """Roles on a host, weakest first: each includes everything the ones before it may do."""
+
+    VIEWER = "viewer", "Viewer"
+    OPERATOR = "operator", "Operator"
+    ADMIN = "admin", "Admin"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+
+class Team(models.Model):
+    """A group of users that grants and object ownership refer to."""
+
+    name = models.CharField(max_length=100, unique=True, validators=[HOST_NAME_VALIDATOR])
+    description = models.TextField(blank=True, default="")
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="dockerweb_teams", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Grant(models.Model):
+    """A role for a user or a team on one host, or on every host carrying a label."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="grants")
+    host = models.ForeignKey(Host, null=True, blank=True, on_delete=models.CASCADE, related_name="grants")
+    host_label = models.CharField(
+        max_length=200, blank=True, default="", help_text="`key` or `key=value`: every host with that label"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=False, team__isnull=True)
+                | models.Q(user__isnull=True, team__isnull=False),
+                name="grant_to_user_or_team",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(host__isnull=False, host_label="") | models.Q(host__isnull=True) & ~models.Q(host_label=""),
+                name="grant_on_host_or_label",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        subject = f"team {self.team}" if self.team_id else f"user {self.user}"
+        target = f"host {self.host}" if self.host_id else f"hosts labelled {self.host_label}"
+        return f"{subject}: {self.role} on {target}"
+
+    def matches(self, host: Host) -> bool:
+        """Whether this grant covers `host`."""
+        if self.host_id is not None:
+            return self.host_id == host.pk
+        key, sep, value = self.host_label.partition("=")
+        return key in host.labels and (not sep or str(host.labels[key]) == value)
+
+
 TOKEN_PREFIX = "dw_"  # noqa: S105 - a public prefix, not a secret
 
 
@@ -95,6 +167,12 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Optional scope: host name patterns (fnmatch, e.g. "staging-*"; empty = every host the user may see)
+    # and a ceiling on the role the token carries.
+    scope_hosts = models.JSONField(default=list, blank=True)
+    max_role = models.CharField(max_length=16, choices=Role.choices, blank=True, default="")
+    # Where BuildKit's path-less /grpc and /session calls go through the gateway.
+    default_host = models.ForeignKey(Host, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     objects = ApiTokenQuerySet.as_manager()
 
@@ -141,3 +219,66 @@ class ApiToken(models.Model):
         if self.last_used_at is None or now - self.last_used_at >= self.LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=self.pk).update(last_used_at=now)
             self.last_used_at = now
+
+
+class EntryPoint(models.TextChoices):
+    REST = "rest", "REST API"
+    WEBSOCKET = "ws", "Websocket"
+    GATEWAY = "gateway", "Docker-protocol gateway"
+    JOB = "job", "Background job"
+    COMMAND = "command", "Management command"
+
+
+class Outcome(models.TextChoices):
+    SUCCESS = "success", "Succeeded"
+    FAILURE = "failure", "Failed"
+    DENIED = "denied", "Denied"
+
+
+class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError("The audit log is append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("The audit log is append-only.")
+
+
+class AuditEntry(models.Model):
+    """One change (or exec, attach, or denied call): who, where, what, with what outcome. Append-only."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Names are copied so the entry still reads right after the user, token or host is gone.
+    username = models.CharField(max_length=150, blank=True, default="")
+    token_name = models.CharField(max_length=100, blank=True, default="")
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    entry_point = models.CharField(max_length=16, choices=EntryPoint.choices)
+    host = models.ForeignKey(Host, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    host_name = models.CharField(max_length=63, blank=True, default="")
+    action = models.CharField(max_length=100, db_index=True)
+    method = models.CharField(max_length=10, blank=True, default="")
+    path = models.CharField(max_length=500, blank=True, default="")
+    object_id = models.CharField(max_length=128, blank=True, default="")
+    object_name = models.CharField(max_length=255, blank=True, default="")
+    request_body = models.JSONField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, db_index=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    detail = models.TextField(blank=True, default="", help_text="Error message, or the denial's rule and field")
+    duration_ms = models.FloatField(null=True, blank=True)
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.action} {self.outcome}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise PermissionError("The audit log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError("The audit log is append-only.")

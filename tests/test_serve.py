@@ -37,7 +37,7 @@ def _children_of(pid: int) -> list[int]:
     return found
 
 
-def test_serve_starts_everything_registers_local_and_stops_on_ctrl_c(testbed: Testbed, tmp_path: Path) -> None:
+def test_serve_starts_all_registers_local_and_stops_on_ctrl_c(testbed: Testbed, tmp_path: Path) -> None:
     port = _free_port()
     env = {
         key: value
@@ -53,7 +53,9 @@ def test_serve_starts_everything_registers_local_and_stops_on_ctrl_c(testbed: Te
     manage = str(Path(settings.BASE_DIR) / "manage.py")
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log:
-        serve = subprocess.Popen([sys.executable, manage, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        serve = subprocess.Popen(
+            [sys.executable, manage, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     try:
         deadline = time.monotonic() + 60
         while "dockerweb is running" not in log_path.read_text():
@@ -68,7 +70,11 @@ def test_serve_starts_everything_registers_local_and_stops_on_ctrl_c(testbed: Te
         assert (tmp_path / "redis.sock").exists()
 
         token = subprocess.run(
-            [sys.executable, manage, "createtoken", "admin"], env=env, capture_output=True, text=True, check=True
+            [sys.executable, manage, "createtoken", "admin"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/v1/hosts/", headers={"Authorization": f"Bearer {token}"}

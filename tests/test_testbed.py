@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import socket
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -16,24 +14,10 @@ import docker.tls
 import pytest
 import requests
 
-from tests.testbed import Engine, Testbed, start_testbed, stop_testbed, testbed_unavailable_reason
+from tests.testbed import Engine, Testbed
 
 pytestmark = pytest.mark.engine
 API_VERSION = "1.41"
-
-
-@pytest.fixture(scope="module")
-def testbed() -> Iterator[Testbed]:
-    reason = testbed_unavailable_reason()
-    if reason:
-        if os.environ.get("DOCKERWEB_REQUIRE_ENGINE") == "1":
-            pytest.fail(f"DOCKERWEB_REQUIRE_ENGINE=1 but the testbed cannot run: {reason}")
-        pytest.skip(reason)
-    tb = start_testbed()
-    try:
-        yield tb
-    finally:
-        stop_testbed(tb)
 
 
 @pytest.fixture(scope="module")

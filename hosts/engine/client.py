@@ -118,6 +118,14 @@ def _timeouts(read_timeout: float | None) -> tuple[float, float | None]:
 
 
 def _sdk_client(target: EngineTarget, read_timeout: float | None) -> docker.DockerClient:
+    client = _new_sdk_client(target, read_timeout)
+    # requests would honour HTTPS_PROXY and REQUESTS_CA_BUNDLE from the environment: neither applies to
+    # an engine, whose address and CA come from the inventory alone.
+    client.api.trust_env = False
+    return client
+
+
+def _new_sdk_client(target: EngineTarget, read_timeout: float | None) -> docker.DockerClient:
     address = target.address
     connect, read = _timeouts(read_timeout)
     version = target.api_version or _api_versions.get(target.url) or "auto"
