@@ -4,10 +4,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from hosts.access import can_manage_inventory, visible_hosts
+from hosts.access import can_manage_inventory, caller, visible_hosts
 
 
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
-    context = {"hosts": visible_hosts(request.user), "can_manage": can_manage_inventory(request.user)}
+    who = caller(request.user)
+    context = {"hosts": visible_hosts(who), "can_manage": can_manage_inventory(who)}
     return render(request, "frontend/index.html", context)

@@ -1,58 +1,238 @@
 """Who may do what: the one module every entry point asks (REST, websockets, jobs, the gateway).
 
-The foundation knows two kinds of users: superusers, who manage the inventory and act on every host, and
-everyone else, who sees no host until a grant gives them one (teams and per-host roles build on this).
+A user's role on a host is the strongest of their grants: to them or to one of their teams, on the host or
+on a label the host carries. Superusers are admin everywhere. A token can narrow both: to host name
+patterns (`staging-*`) and to a maximum role. Objects on an engine (containers, networks, volumes) carry
+owner labels; below admin, a user acts on their own and their teams' objects, and on unowned objects only
+where the host allows it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
+from fnmatch import fnmatchcase
+from functools import cached_property
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from hosts.models import Host
+from hosts.models import ApiToken, Grant, Host, Role, Team
+
+OWNER_USER_LABEL = "dockerweb.owner.user"
+OWNER_TEAM_LABEL = "dockerweb.owner.team"
 
 
 class Action(StrEnum):
-    VIEW = "view"  # see the host, its snapshot, info and ping
-    MANAGE = "manage"  # add, change, remove or refresh inventory entries
+    """What a caller wants to do on a host; each needs a minimum role."""
+
+    VIEW = "view"  # the host, its containers, images, logs, stats; inspect without environment values
+    VIEW_SECRETS = "view_secrets"  # environment values in inspect
+    OPERATE = "operate"  # start, stop, restart, kill, pause, remove, rename, archive
+    CREATE = "create"  # create and run containers, networks, volumes (within the admission policy)
+    EXEC = "exec"  # exec consoles and attach
+    IMAGES = "images"  # pull, build, push, commit, tag, remove images
+    ADMIN = "admin"  # host settings, and what the policy holds back from others
+    MANAGE_INVENTORY = "manage_inventory"  # add or remove hosts, teams and grants (superusers)
+
+
+MINIMUM_ROLE = {
+    Action.VIEW: Role.VIEWER,
+    Action.VIEW_SECRETS: Role.OPERATOR,
+    Action.OPERATE: Role.OPERATOR,
+    Action.CREATE: Role.OPERATOR,
+    Action.EXEC: Role.OPERATOR,
+    Action.IMAGES: Role.OPERATOR,
+    Action.ADMIN: Role.ADMIN,
+}
 
 
 class AccessDenied(Exception):
-    """The user may not do `action` on `host`; the message says what was refused."""
+    """The caller may not do `action` on `host`; the message says what was refused and why."""
 
     def __init__(self, message: str, *, not_found: bool = False) -> None:
         super().__init__(message)
         self.message = message
-        # A host the user may not even see is reported as missing, so names do not leak.
+        # A host the caller may not even see is reported as missing, so names do not leak.
         self.not_found = not_found
 
 
-def _is_active(user: Any) -> bool:
-    return bool(user is not None and user.is_authenticated and user.is_active)
+@dataclass(eq=False)
+class Caller:
+    """A user, and the token they authenticated with (None for a session)."""
+
+    user: Any
+    token: ApiToken | None = None
+
+    @cached_property
+    def team_names(self) -> frozenset[str]:
+        if not self.active:
+            return frozenset()
+        return frozenset(Team.objects.filter(members=self.user).values_list("name", flat=True))
+
+    @property
+    def active(self) -> bool:
+        return bool(self.user is not None and self.user.is_authenticated and self.user.is_active)
+
+    @property
+    def is_superuser(self) -> bool:
+        return self.active and bool(self.user.is_superuser)
 
 
-def visible_hosts(user: Any) -> QuerySet[Host]:
-    """The hosts `user` may see."""
-    if _is_active(user) and user.is_superuser:
-        return Host.objects.all()
-    return Host.objects.none()
+def caller(user: Any, token: Any = None) -> Caller:
+    """The Caller for a request's user and auth (DRF's request.auth, a websocket scope's token)."""
+    return Caller(user, token if isinstance(token, ApiToken) else None)
 
 
-def can_view_host(user: Any, host: Host) -> bool:
-    return visible_hosts(user).filter(pk=host.pk).exists()
+def _grants_of(user: Any) -> QuerySet[Grant]:
+    return Grant.objects.filter(Q(user=user) | Q(team__members=user)).select_related("team")
 
 
-def can_manage_inventory(user: Any) -> bool:
-    """May add hosts, import contexts and change or remove any inventory entry."""
-    return _is_active(user) and bool(user.is_superuser)
+def _strongest(roles: list[Role]) -> Role | None:
+    return max(roles, key=lambda role: role.rank) if roles else None
 
 
-def require(user: Any, host: Host | None, action: Action) -> None:
-    """Raise AccessDenied unless `user` may do `action` on `host` (None: on the inventory as a whole)."""
-    if host is not None and not can_view_host(user, host):
+def _token_allows(token: ApiToken | None, host: Host) -> bool:
+    return token is None or not token.scope_hosts or any(fnmatchcase(host.name, p) for p in token.scope_hosts)
+
+
+def _cap(role: Role | None, token: ApiToken | None) -> Role | None:
+    if role is None or token is None or not token.max_role:
+        return role
+    ceiling = Role(token.max_role)
+    return role if role.rank <= ceiling.rank else ceiling
+
+
+def role_for(who: Caller, host: Host) -> Role | None:
+    """The caller's role on `host`, or None when they may not see it."""
+    if not who.active or not _token_allows(who.token, host):
+        return None
+    if who.is_superuser:
+        return _cap(Role.ADMIN, who.token)
+    granted = [Role(grant.role) for grant in _grants_of(who.user) if grant.matches(host)]
+    return _cap(_strongest(granted), who.token)
+
+
+def visible_hosts(who: Caller) -> QuerySet[Host]:
+    """The hosts the caller may see, as a queryset."""
+    if not who.active:
+        return Host.objects.none()
+    if who.is_superuser:
+        hosts = Host.objects.all()
+    else:
+        grants = list(_grants_of(who.user))
+        condition = Q(pk__in=[g.host_id for g in grants if g.host_id is not None])
+        for grant in grants:
+            if grant.host_id is None:
+                key, sep, value = grant.host_label.partition("=")
+                condition |= _label_q(key, value if sep else None)
+        hosts = Host.objects.filter(condition)
+    if who.token is not None and who.token.scope_hosts:
+        patterns = who.token.scope_hosts
+        names = [
+            name
+            for name in hosts.values_list("name", flat=True)
+            if any(fnmatchcase(name, p) for p in patterns)
+        ]
+        hosts = hosts.filter(name__in=names)
+    return hosts
+
+
+def _label_q(key: str, value: str | None) -> Q:
+    if "__" in key:  # would turn into an ORM lookup; grants refuse such keys, this is belt and braces
+        return Q(pk__in=[])
+    return Q(labels__has_key=key) if value is None else Q(**{f"labels__{key}": value})
+
+
+def can_view_host(who: Caller, host: Host) -> bool:
+    return role_for(who, host) is not None
+
+
+def can_manage_inventory(who: Caller) -> bool:
+    """May add or remove hosts and manage teams and grants (superusers, unless a token caps them)."""
+    return (
+        who.is_superuser
+        and _cap(Role.ADMIN, who.token) is Role.ADMIN
+        and not (who.token and who.token.scope_hosts)
+    )
+
+
+def require(who: Caller, host: Host | None, action: Action) -> Role | None:
+    """Raise AccessDenied unless the caller may do `action` on `host`; returns their role there."""
+    if action is Action.MANAGE_INVENTORY:
+        if host is not None and not can_view_host(who, host):
+            raise AccessDenied(f"No host {host.name!r} is visible to you.", not_found=True)
+        if not can_manage_inventory(who):
+            target = f"host {host.name!r}" if host is not None else "the host inventory"
+            raise AccessDenied(f"Only administrators may change {target}.")
+        return role_for(who, host) if host is not None else None
+    assert host is not None, f"{action} needs a host"
+    role = role_for(who, host)
+    if role is None:
         raise AccessDenied(f"No host {host.name!r} is visible to you.", not_found=True)
-    if action is Action.MANAGE and not can_manage_inventory(user):
-        target = f"host {host.name!r}" if host is not None else "the host inventory"
-        raise AccessDenied(f"Only administrators may change {target}.")
+    needed = MINIMUM_ROLE[action]
+    if role.rank < needed.rank:
+        via = " (your token is limited to that role)" if who.token and who.token.max_role else ""
+        raise AccessDenied(
+            f"Your role on host {host.name!r} is {role.value}{via}; {action.value} needs {needed.value}."
+        )
+    return role
+
+
+def policy_applies(who: Caller, host: Host) -> bool:
+    """The admission policy holds for everyone below admin on the host."""
+    role = role_for(who, host)
+    return role is None or role is not Role.ADMIN
+
+
+def owner_team(who: Caller, host: Host) -> Team | None:
+    """The team named on objects the caller creates on `host`: the first of their teams granted there."""
+    if not who.active:
+        return None
+    for grant in _grants_of(who.user).filter(team__isnull=False).order_by("team__name"):
+        if grant.matches(host) and grant.team is not None:
+            return grant.team
+    return Team.objects.filter(members=who.user).order_by("name").first()
+
+
+def owner_labels(who: Caller, host: Host) -> dict[str, str]:
+    """The owner labels to put on an object the caller creates on `host`."""
+    labels = {OWNER_USER_LABEL: who.user.get_username()}
+    team = owner_team(who, host)
+    if team is not None:
+        labels[OWNER_TEAM_LABEL] = team.name
+    return labels
+
+
+def owns(who: Caller, host: Host, labels: dict[str, str] | None) -> bool:
+    """Whether an object with these labels is the caller's or their team's (or shared on this host)."""
+    labels = labels or {}
+    user, team = labels.get(OWNER_USER_LABEL), labels.get(OWNER_TEAM_LABEL)
+    if user is None and team is None:
+        return host.unowned_access
+    if who.active and user == who.user.get_username():
+        return True
+    return team is not None and team in who.team_names
+
+
+def may_act_on(
+    who: Caller, host: Host, labels: dict[str, str] | None, action: Action = Action.OPERATE
+) -> None:
+    """Raise AccessDenied unless the caller may do `action` on an object with these labels."""
+    role = require(who, host, action)
+    if role is Role.ADMIN or owns(who, host, labels):
+        return
+    owner = (labels or {}).get(OWNER_TEAM_LABEL) or (labels or {}).get(OWNER_USER_LABEL)
+    if owner is None:
+        raise AccessDenied(
+            f"This object on host {host.name!r} has no owner, and the host does not share unowned objects."
+        )
+    raise AccessDenied(f"This object on host {host.name!r} belongs to {owner!r}, not to you or your teams.")
+
+
+def can_see_object(who: Caller, host: Host, labels: dict[str, str] | None) -> bool:
+    """Lists and inspect below admin show the caller's own objects (and unowned ones where shared)."""
+    role = role_for(who, host)
+    if role is None:
+        return False
+    return role is Role.ADMIN or owns(who, host, labels)

@@ -107,7 +107,9 @@ class Team(models.Model):
 class Grant(models.Model):
     """A role for a user or a team on one host, or on every host carrying a label."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="grants")
     host = models.ForeignKey(Host, null=True, blank=True, on_delete=models.CASCADE, related_name="grants")
     host_label = models.CharField(
@@ -125,7 +127,8 @@ class Grant(models.Model):
                 name="grant_to_user_or_team",
             ),
             models.CheckConstraint(
-                condition=models.Q(host__isnull=False, host_label="") | models.Q(host__isnull=True) & ~models.Q(host_label=""),
+                condition=models.Q(host__isnull=False, host_label="")
+                | models.Q(host__isnull=True) & ~models.Q(host_label=""),
                 name="grant_on_host_or_label",
             ),
         ]
@@ -247,7 +250,9 @@ class AuditEntry(models.Model):
     """One change (or exec, attach, or denied call): who, where, what, with what outcome. Append-only."""
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # Names are copied so the entry still reads right after the user, token or host is gone.
     username = models.CharField(max_length=150, blank=True, default="")
     token_name = models.CharField(max_length=100, blank=True, default="")
@@ -263,7 +268,9 @@ class AuditEntry(models.Model):
     request_body = models.JSONField(null=True, blank=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, db_index=True)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    detail = models.TextField(blank=True, default="", help_text="Error message, or the denial's rule and field")
+    detail = models.TextField(
+        blank=True, default="", help_text="Error message, or the denial's rule and field"
+    )
     duration_ms = models.FloatField(null=True, blank=True)
 
     objects = AuditEntryQuerySet.as_manager()

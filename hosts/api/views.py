@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from hosts import access, services
+from hosts.api.auditing import AuditedMixin
 from hosts.api.filters import HostFilter
 from hosts.api.serializers import (
     EngineInfoSerializer,
@@ -46,7 +47,7 @@ def _check_requested(request: Request) -> bool:
 
 def _require(request: Request, host: Host | None, action_name: access.Action) -> None:
     try:
-        access.require(request.user, host, action_name)
+        access.require(access.caller(request.user, request.auth), host, action_name)
     except access.AccessDenied as exc:
         if exc.not_found:
             raise exceptions.NotFound(exc.message) from exc
@@ -56,14 +57,20 @@ def _require(request: Request, host: Host | None, action_name: access.Action) ->
 class HostAccessPermission(permissions.BasePermission):
     """Asks hosts.access before any validation runs, so a refused caller learns nothing from errors."""
 
-    MANAGE_ACTIONS = frozenset({"create", "update", "partial_update", "destroy", "refresh"})
+    ACTIONS = {
+        "create": access.Action.MANAGE_INVENTORY,
+        "destroy": access.Action.MANAGE_INVENTORY,
+        "update": access.Action.ADMIN,
+        "partial_update": access.Action.ADMIN,
+        "refresh": access.Action.ADMIN,
+    }
 
     def _action(self, view: Any) -> access.Action:
-        return access.Action.MANAGE if view.action in self.MANAGE_ACTIONS else access.Action.VIEW
+        return self.ACTIONS.get(view.action, access.Action.VIEW)
 
     def has_permission(self, request: Request, view: Any) -> bool:
         if view.action == "create":
-            _require(request, None, access.Action.MANAGE)
+            _require(request, None, access.Action.MANAGE_INVENTORY)
         return True
 
     def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
@@ -76,15 +83,21 @@ class HostAccessPermission(permissions.BasePermission):
     update=extend_schema(parameters=[CHECK_PARAMETER]),
     partial_update=extend_schema(parameters=[CHECK_PARAMETER]),
 )
-class HostViewSet(viewsets.ModelViewSet[Host]):
+class HostViewSet(AuditedMixin, viewsets.ModelViewSet[Host]):
     """Docker hosts in the inventory, with their last health snapshot."""
 
     serializer_class = HostSerializer
     filterset_class = HostFilter
     permission_classes = [permissions.IsAuthenticated, HostAccessPermission]
 
+    def audit_host(self) -> Host | None:
+        pk = self.kwargs.get("pk")
+        return Host.objects.filter(pk=pk).first() if pk and str(pk).isdigit() else None
+
     def get_queryset(self) -> QuerySet[Host]:
-        return access.visible_hosts(self.request.user).select_related("created_by")
+        return access.visible_hosts(access.caller(self.request.user, self.request.auth)).select_related(
+            "created_by"
+        )
 
     def perform_create(self, serializer: BaseSerializer[Host]) -> None:
         data: dict[str, Any] = dict(serializer.validated_data)
@@ -139,6 +152,7 @@ class HostViewSet(viewsets.ModelViewSet[Host]):
 
 
 class TokenViewSet(
+    AuditedMixin,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
     mixins.DestroyModelMixin,

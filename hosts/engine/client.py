@@ -142,6 +142,7 @@ def _new_sdk_client(target: EngineTarget, read_timeout: float | None) -> docker.
         base_url=f"tcp://{address.hostname}:{address.port}", version="1.24", timeout=timeout, tls=True
     )
     client.api.mount("https://", _ContextAdapter(ssl_context(target.tls)))
+    client.api.trust_env = False
     client.api._version = version if version != "auto" else client.api._retrieve_server_version()
     return client
 

@@ -8,93 +8,238 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('hosts', '0001_initial'),
+        ("hosts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='apitoken',
-            name='default_host',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='hosts.host'),
+            model_name="apitoken",
+            name="default_host",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="hosts.host",
+            ),
         ),
         migrations.AddField(
-            model_name='apitoken',
-            name='max_role',
-            field=models.CharField(blank=True, choices=[('viewer', 'Viewer'), ('operator', 'Operator'), ('admin', 'Admin')], default='', max_length=16),
+            model_name="apitoken",
+            name="max_role",
+            field=models.CharField(
+                blank=True,
+                choices=[("viewer", "Viewer"), ("operator", "Operator"), ("admin", "Admin")],
+                default="",
+                max_length=16,
+            ),
         ),
         migrations.AddField(
-            model_name='apitoken',
-            name='scope_hosts',
+            model_name="apitoken",
+            name="scope_hosts",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='host',
-            name='policy',
+            model_name="host",
+            name="policy",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='host',
-            name='unowned_access',
-            field=models.BooleanField(default=False, help_text='Operators may act on objects without an owner label (off for shared hosts)'),
+            model_name="host",
+            name="unowned_access",
+            field=models.BooleanField(
+                default=False,
+                help_text="Operators may act on objects without an owner label (off for shared hosts)",
+            ),
         ),
         migrations.CreateModel(
-            name='AuditEntry',
+            name="AuditEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('username', models.CharField(blank=True, default='', max_length=150)),
-                ('token_name', models.CharField(blank=True, default='', max_length=100)),
-                ('source_ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('entry_point', models.CharField(choices=[('rest', 'REST API'), ('ws', 'Websocket'), ('gateway', 'Docker-protocol gateway'), ('job', 'Background job'), ('command', 'Management command')], max_length=16)),
-                ('host_name', models.CharField(blank=True, default='', max_length=63)),
-                ('action', models.CharField(db_index=True, max_length=100)),
-                ('method', models.CharField(blank=True, default='', max_length=10)),
-                ('path', models.CharField(blank=True, default='', max_length=500)),
-                ('object_id', models.CharField(blank=True, default='', max_length=128)),
-                ('object_name', models.CharField(blank=True, default='', max_length=255)),
-                ('request_body', models.JSONField(blank=True, null=True)),
-                ('outcome', models.CharField(choices=[('success', 'Succeeded'), ('failure', 'Failed'), ('denied', 'Denied')], db_index=True, max_length=16)),
-                ('status_code', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('detail', models.TextField(blank=True, default='', help_text="Error message, or the denial's rule and field")),
-                ('duration_ms', models.FloatField(blank=True, null=True)),
-                ('host', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='hosts.host')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("username", models.CharField(blank=True, default="", max_length=150)),
+                ("token_name", models.CharField(blank=True, default="", max_length=100)),
+                ("source_ip", models.GenericIPAddressField(blank=True, null=True)),
+                (
+                    "entry_point",
+                    models.CharField(
+                        choices=[
+                            ("rest", "REST API"),
+                            ("ws", "Websocket"),
+                            ("gateway", "Docker-protocol gateway"),
+                            ("job", "Background job"),
+                            ("command", "Management command"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("host_name", models.CharField(blank=True, default="", max_length=63)),
+                ("action", models.CharField(db_index=True, max_length=100)),
+                ("method", models.CharField(blank=True, default="", max_length=10)),
+                ("path", models.CharField(blank=True, default="", max_length=500)),
+                ("object_id", models.CharField(blank=True, default="", max_length=128)),
+                ("object_name", models.CharField(blank=True, default="", max_length=255)),
+                ("request_body", models.JSONField(blank=True, null=True)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[("success", "Succeeded"), ("failure", "Failed"), ("denied", "Denied")],
+                        db_index=True,
+                        max_length=16,
+                    ),
+                ),
+                ("status_code", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "detail",
+                    models.TextField(
+                        blank=True, default="", help_text="Error message, or the denial's rule and field"
+                    ),
+                ),
+                ("duration_ms", models.FloatField(blank=True, null=True)),
+                (
+                    "host",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="hosts.host",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'audit entries',
-                'ordering': ['-created_at', '-pk'],
+                "verbose_name_plural": "audit entries",
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='Team',
+            name="Team",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True, validators=[django.core.validators.RegexValidator('^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$', "Use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit (it becomes part of URLs such as tcp://dockerweb:2375/hosts/<name>).")])),
-                ('description', models.TextField(blank=True, default='')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('members', models.ManyToManyField(blank=True, related_name='dockerweb_teams', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "name",
+                    models.CharField(
+                        max_length=100,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$",
+                                "Use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit (it becomes part of URLs such as tcp://dockerweb:2375/hosts/<name>).",
+                            )
+                        ],
+                    ),
+                ),
+                ("description", models.TextField(blank=True, default="")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "members",
+                    models.ManyToManyField(
+                        blank=True, related_name="dockerweb_teams", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Grant',
+            name="Grant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('host_label', models.CharField(blank=True, default='', help_text='`key` or `key=value`: every host with that label', max_length=200)),
-                ('role', models.CharField(choices=[('viewer', 'Viewer'), ('operator', 'Operator'), ('admin', 'Admin')], max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('host', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='grants', to='hosts.host')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='grants', to='hosts.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "host_label",
+                    models.CharField(
+                        blank=True,
+                        default="",
+                        help_text="`key` or `key=value`: every host with that label",
+                        max_length=200,
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("viewer", "Viewer"), ("operator", "Operator"), ("admin", "Admin")],
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "host",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="grants",
+                        to="hosts.host",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="grants",
+                        to="hosts.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['pk'],
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('team__isnull', True), ('user__isnull', False)), models.Q(('team__isnull', False), ('user__isnull', True)), _connector='OR'), name='grant_to_user_or_team'), models.CheckConstraint(condition=models.Q(models.Q(('host__isnull', False), ('host_label', '')), models.Q(('host__isnull', True), models.Q(('host_label', ''), _negated=True)), _connector='OR'), name='grant_on_host_or_label')],
+                "ordering": ["pk"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("team__isnull", True), ("user__isnull", False)),
+                            models.Q(("team__isnull", False), ("user__isnull", True)),
+                            _connector="OR",
+                        ),
+                        name="grant_to_user_or_team",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("host__isnull", False), ("host_label", "")),
+                            models.Q(("host__isnull", True), models.Q(("host_label", ""), _negated=True)),
+                            _connector="OR",
+                        ),
+                        name="grant_on_host_or_label",
+                    ),
+                ],
             },
         ),
     ]

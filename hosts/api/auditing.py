@@ -1,0 +1,60 @@
+"""Audit for REST: every changing call (and every refused one) of a viewset is recorded once."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.viewsets import GenericViewSet
+
+from hosts import access, audit
+from hosts.models import EntryPoint, Host
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def request_caller(request: Request) -> access.Caller:
+    return access.caller(request.user, request.auth)
+
+
+class AuditedMixin(GenericViewSet[Any]):
+    """Records unsafe requests (POST, PUT, PATCH, DELETE) with their outcome and duration.
+
+    Views name the host concerned through `audit_host()` (none by default).
+    """
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        self._audit_started = time.monotonic()
+        super().initial(request, *args, **kwargs)
+
+    def audit_host(self) -> Host | None:
+        return None
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if request.method not in SAFE_METHODS and request.user is not None and request.user.is_authenticated:
+            self._record(request, response)
+        return response
+
+    def _record(self, request: Request, response: Response) -> None:
+        started = getattr(self, "_audit_started", None)
+        data = response.data if isinstance(getattr(response, "data", None), dict) else {}
+        body: Any = request.data if hasattr(request, "_full_data") else None
+        audit.record(
+            who=request_caller(request),
+            entry_point=EntryPoint.REST,
+            action=f"{self.basename}.{self.action or (request.method or '').lower()}",
+            outcome=audit.outcome_for_status(response.status_code),
+            host=self.audit_host(),
+            method=request.method or "",
+            path=request.get_full_path(),
+            object_id=str(self.kwargs.get("pk") or data.get("id") or ""),
+            object_name=str(data.get("name") or ""),
+            body=dict(body) if hasattr(body, "items") else body,
+            status_code=response.status_code,
+            detail=str(data.get("detail", "")) if response.status_code >= 400 else "",
+            duration_ms=(time.monotonic() - started) * 1000 if started is not None else None,
+            source_ip=request.META.get("REMOTE_ADDR"),
+        )
