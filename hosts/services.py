@@ -258,5 +258,7 @@ def ensure_local_host(marker: Path) -> Host | None:
     host = register_host(
         name=LOCAL_HOST_NAME, url=target.url, tls=target.tls, labels={"dockerweb.local": "true"}, check=False
     )
+    # One person's own machine: objects started outside dockerweb (no owner label) are theirs to manage.
+    Host.objects.filter(pk=host.pk).update(unowned_access=True)
     marker.touch()
     return refresh_host(host.pk)

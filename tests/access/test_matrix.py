@@ -1,0 +1,268 @@
+"""The authorization matrix: every REST endpoint x every kind of caller, allowed or denied.
+
+The endpoint list is read from the URL configuration, so an endpoint added without a row here fails
+`test_every_endpoint_is_in_the_matrix`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
+
+from hosts.models import ApiToken, AuditEntry, Grant, Host, Role, Team
+from tests.testbed import Testbed
+
+pytestmark = pytest.mark.django_db
+
+
+class Need(Enum):
+    PUBLIC = "anyone"
+    AUTHENTICATED = "any signed-in caller"
+    VIEWER = "viewer on the host"
+    HOST_ADMIN = "admin on the host"
+    SUPERUSER = "inventory administrator"
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    role: Role | None  # role on the target host
+    superuser: bool = False
+    anonymous: bool = False
+
+
+PRINCIPALS = [
+    Principal("anonymous", None, anonymous=True),
+    Principal("nogrant", None),
+    Principal("viewer", Role.VIEWER),
+    Principal("operator", Role.OPERATOR),  # through team red's grant on the host
+    Principal("other-team-operator", Role.OPERATOR),  # through team blue's grant on the host's label
+    Principal("host-admin", Role.ADMIN),
+    Principal("superuser", Role.ADMIN, superuser=True),
+    Principal("scoped-token", None),  # operator on the host, but the token is limited to staging-*
+    Principal("capped-token", Role.VIEWER),  # admin on the host, token capped at viewer
+]
+
+
+def is_allowed(need: Need, who: Principal) -> bool:
+    if need is Need.PUBLIC:
+        return True
+    if who.anonymous:
+        return False
+    rank = who.role.rank if who.role is not None else -1
+    return {
+        Need.AUTHENTICATED: True,
+        Need.VIEWER: rank >= Role.VIEWER.rank,
+        Need.HOST_ADMIN: rank >= Role.ADMIN.rank,
+        Need.SUPERUSER: who.superuser,
+    }[need]
+
+
+@dataclass
+class World:
+    host: Host
+    team: Team
+    clients: dict[str, APIClient]
+    users: dict[str, User]
+
+
+Request = Callable[[APIClient, World], Any]
+
+# (url name, method) -> who may, and how to call it. Calls target objects the caller may see if allowed.
+MATRIX: dict[tuple[str, str], tuple[Need, Request]] = {
+    ("host-list", "GET"): (Need.AUTHENTICATED, lambda c, w: c.get("/api/v1/hosts/")),
+    ("host-list", "POST"): (
+        Need.SUPERUSER,
+        lambda c, w: c.post(
+            "/api/v1/hosts/?check=false", {"name": "new", "url": "unix:///x.sock"}, format="json"
+        ),
+    ),
+    ("host-detail", "GET"): (Need.VIEWER, lambda c, w: c.get(f"/api/v1/hosts/{w.host.pk}/")),
+    ("host-detail", "PATCH"): (
+        Need.HOST_ADMIN,
+        lambda c, w: c.patch(
+            f"/api/v1/hosts/{w.host.pk}/", {"labels": {"env": "prod", "x": "1"}}, format="json"
+        ),
+    ),
+    ("host-detail", "PUT"): (
+        Need.HOST_ADMIN,
+        lambda c, w: c.put(
+            f"/api/v1/hosts/{w.host.pk}/?check=false",
+            {"name": w.host.name, "url": w.host.url, "labels": {"env": "prod"}},
+            format="json",
+        ),
+    ),
+    ("host-detail", "DELETE"): (Need.SUPERUSER, lambda c, w: c.delete(f"/api/v1/hosts/{w.host.pk}/")),
+    ("host-refresh", "POST"): (Need.HOST_ADMIN, lambda c, w: c.post(f"/api/v1/hosts/{w.host.pk}/refresh/")),
+    ("host-info", "GET"): (Need.VIEWER, lambda c, w: c.get(f"/api/v1/hosts/{w.host.pk}/info/")),
+    ("host-ping", "GET"): (Need.VIEWER, lambda c, w: c.get(f"/api/v1/hosts/{w.host.pk}/ping/")),
+    ("token-list", "GET"): (Need.AUTHENTICATED, lambda c, w: c.get("/api/v1/tokens/")),
+    ("token-list", "POST"): (
+        Need.AUTHENTICATED,
+        lambda c, w: c.post("/api/v1/tokens/", {"name": "n"}, format="json"),
+    ),
+    ("token-detail", "DELETE"): (
+        Need.AUTHENTICATED,
+        lambda c, w: c.delete(f"/api/v1/tokens/{_own_token(c).pk}/"),
+    ),
+    ("team-list", "GET"): (Need.AUTHENTICATED, lambda c, w: c.get("/api/v1/teams/")),
+    ("team-list", "POST"): (
+        Need.SUPERUSER,
+        lambda c, w: c.post("/api/v1/teams/", {"name": "green"}, format="json"),
+    ),
+    ("team-detail", "GET"): (Need.SUPERUSER, lambda c, w: c.get(f"/api/v1/teams/{w.team.pk}/")),
+    ("team-detail", "PATCH"): (
+        Need.SUPERUSER,
+        lambda c, w: c.patch(f"/api/v1/teams/{w.team.pk}/", {"description": "d"}, format="json"),
+    ),
+    ("team-detail", "PUT"): (
+        Need.SUPERUSER,
+        lambda c, w: c.put(
+            f"/api/v1/teams/{w.team.pk}/", {"name": "green-team", "description": "d"}, format="json"
+        ),
+    ),
+    ("team-detail", "DELETE"): (Need.SUPERUSER, lambda c, w: c.delete(f"/api/v1/teams/{w.team.pk}/")),
+    ("grant-list", "GET"): (Need.SUPERUSER, lambda c, w: c.get("/api/v1/grants/")),
+    ("grant-list", "POST"): (
+        Need.SUPERUSER,
+        lambda c, w: c.post(
+            "/api/v1/grants/", {"team": "green-team", "host": w.host.name, "role": "viewer"}, format="json"
+        ),
+    ),
+    ("grant-detail", "GET"): (Need.SUPERUSER, lambda c, w: c.get(f"/api/v1/grants/{_a_grant(w).pk}/")),
+    ("grant-detail", "PATCH"): (
+        Need.SUPERUSER,
+        lambda c, w: c.patch(f"/api/v1/grants/{_a_grant(w).pk}/", {"role": "viewer"}, format="json"),
+    ),
+    ("grant-detail", "PUT"): (
+        Need.SUPERUSER,
+        lambda c, w: c.put(
+            f"/api/v1/grants/{_a_grant(w).pk}/",
+            {"team": "green-team", "host": w.host.name, "role": "admin"},
+            format="json",
+        ),
+    ),
+    ("grant-detail", "DELETE"): (Need.SUPERUSER, lambda c, w: c.delete(f"/api/v1/grants/{_a_grant(w).pk}/")),
+    ("me", "GET"): (Need.AUTHENTICATED, lambda c, w: c.get("/api/v1/me/")),
+    ("audit-list", "GET"): (Need.AUTHENTICATED, lambda c, w: c.get("/api/v1/audit/")),
+    ("audit-detail", "GET"): (
+        Need.SUPERUSER,
+        lambda c, w: c.get(f"/api/v1/audit/{_foreign_audit_entry(w).pk}/"),
+    ),
+    ("audit-export", "GET"): (Need.AUTHENTICATED, lambda c, w: c.get("/api/v1/audit/export/")),
+    ("schema", "GET"): (Need.AUTHENTICATED, lambda c, w: c.get("/api/v1/schema/")),
+    ("api-docs", "GET"): (Need.PUBLIC, lambda c, w: c.get("/api/v1/docs/")),
+}
+
+
+def _own_token(client: APIClient) -> ApiToken:
+    header = client._credentials.get("HTTP_AUTHORIZATION", "")  # type: ignore[attr-defined]
+    token = ApiToken.find(header.removeprefix("Bearer "))
+    if token is None:  # anonymous: any token id will do, it must be refused
+        return ApiToken.objects.first() or ApiToken(pk=1)
+    return token
+
+
+def _a_grant(world: World) -> Grant:
+    return Grant.objects.get(team__name="green-team")
+
+
+def _foreign_audit_entry(world: World) -> AuditEntry:
+    # An entry of someone who is none of the principals: only inventory administrators may read it.
+    return AuditEntry.objects.get(username="somebody-else")
+
+
+def _api_patterns() -> set[tuple[str, str]]:
+    """(url name, method) for every endpoint under /api/v1/, read from the URL configuration."""
+    found: set[tuple[str, str]] = set()
+
+    def walk(patterns: list[URLPattern | URLResolver], prefix: str) -> None:
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, route)
+                continue
+            if not route.startswith("api/v1/") or "format" in route or pattern.name in (None, "api-root"):
+                continue
+            callback: Any = pattern.callback
+            actions = getattr(callback, "actions", None)
+            if actions:
+                methods = {method.upper() for method in actions}
+            else:
+                view_class = callback.view_class
+                methods = {m.upper() for m in view_class.http_method_names if hasattr(view_class, m)}
+            for method in methods - {"OPTIONS", "HEAD"}:
+                found.add((str(pattern.name), method))
+
+    walk(get_resolver().url_patterns, "")
+    return found
+
+
+def test_every_endpoint_is_in_the_matrix() -> None:
+    endpoints = _api_patterns()
+    missing = endpoints - MATRIX.keys()
+    assert not missing, f"add these endpoints to the authorization matrix: {sorted(missing)}"
+    assert not MATRIX.keys() - endpoints, "the matrix names endpoints that no longer exist"
+
+
+@pytest.fixture
+def world(testbed: Testbed) -> World:
+    host = Host.objects.create(name="prod", url=testbed.engine1.unix_url, labels={"env": "prod"})
+    red = Team.objects.create(name="red")
+    blue = Team.objects.create(name="blue")
+    green = Team.objects.create(name="green-team")
+    Grant.objects.create(team=green, host=host, role=Role.OPERATOR)
+    users = {
+        p.name: User.objects.create_user(p.name, is_superuser=p.superuser)
+        for p in PRINCIPALS
+        if not p.anonymous
+    }
+    red.members.add(users["operator"])
+    blue.members.add(users["other-team-operator"])
+    Grant.objects.create(user=users["viewer"], host=host, role=Role.VIEWER)
+    Grant.objects.create(team=red, host=host, role=Role.OPERATOR)
+    Grant.objects.create(team=blue, host_label="env=prod", role=Role.OPERATOR)
+    Grant.objects.create(user=users["host-admin"], host=host, role=Role.ADMIN)
+    Grant.objects.create(user=users["scoped-token"], host=host, role=Role.OPERATOR)
+    Grant.objects.create(user=users["capped-token"], host=host, role=Role.ADMIN)
+    AuditEntry.objects.create(username="somebody-else", entry_point="rest", action="x", outcome="success")
+
+    clients = {"anonymous": APIClient()}
+    for name, user in users.items():
+        _, plaintext = ApiToken.issue(user, "matrix")
+        if name == "scoped-token":
+            ApiToken.objects.filter(user=user).update(scope_hosts=["staging-*"])
+        if name == "capped-token":
+            ApiToken.objects.filter(user=user).update(max_role=Role.VIEWER)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+        clients[name] = client
+    # Nobody in the matrix belongs to green-team: only inventory administrators may see it.
+    return World(host=host, team=green, clients=clients, users=users)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "principal"),
+    list(itertools.product(sorted(MATRIX), PRINCIPALS)),
+    ids=lambda value: f"{value[0]}:{value[1]}" if isinstance(value, tuple) else value.name,
+)
+def test_matrix(world: World, endpoint: tuple[str, str], principal: Principal) -> None:
+    need, call = MATRIX[endpoint]
+    response = call(world.clients[principal.name], world)
+    expected = is_allowed(need, principal)
+    denied = response.status_code in (401, 403, 404)
+    body = b"".join(response.streaming_content)[:300] if response.streaming else response.content[:300]
+    assert denied != expected, (
+        f"{principal.name} {endpoint}: {response.status_code} {body!r}, expected {need.value}"
+    )
+    if denied and response.status_code != 401:
+        assert response["Content-Type"].startswith("application/json")
+        assert "detail" in response.json()
