@@ -18,9 +18,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from hosts.models import ApiToken, Grant, Host, Role, Team
-
-OWNER_USER_LABEL = "dockerweb.owner.user"
-OWNER_TEAM_LABEL = "dockerweb.owner.team"
+from hosts.policy import OWNER_TEAM_LABEL, OWNER_USER_LABEL
 
 
 class Action(StrEnum):
@@ -207,12 +205,13 @@ def owner_labels(who: Caller, host: Host) -> dict[str, str]:
 def owns(who: Caller, host: Host, labels: dict[str, str] | None) -> bool:
     """Whether an object with these labels is the caller's or their team's (or shared on this host)."""
     labels = labels or {}
+    # Objects created through dockerweb always carry both labels (the team one empty without a team).
     user, team = labels.get(OWNER_USER_LABEL), labels.get(OWNER_TEAM_LABEL)
-    if user is None and team is None:
+    if not user and not team:
         return host.unowned_access
     if who.active and user == who.user.get_username():
         return True
-    return team is not None and team in who.team_names
+    return bool(team) and team in who.team_names
 
 
 def may_act_on(

@@ -9,6 +9,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from hosts.models import ApiToken, Host
+from hosts.policy import PolicySettings, PolicySettingsError
 
 SNAPSHOT_FIELDS = [
     "status",
@@ -71,6 +72,8 @@ class HostSerializer(serializers.ModelSerializer[Host]):
             "has_tls_ca",
             "has_tls_client_cert",
             "labels",
+            "policy",
+            "unowned_access",
             "created_by",
             "created_at",
             "updated_at",
@@ -79,6 +82,14 @@ class HostSerializer(serializers.ModelSerializer[Host]):
         read_only_fields = ["id", "created_by", "created_at", "updated_at", *SNAPSHOT_FIELDS]
         # Name uniqueness is checked by the service (also against races), with one message.
         extra_kwargs: dict[str, dict[str, Any]] = {"name": {"validators": []}}
+
+    def validate_policy(self, value: Any) -> dict[str, Any]:
+        """Admission policy settings for the host, stored as given: unset keys follow the defaults."""
+        try:
+            PolicySettings.from_dict(value or {})
+        except PolicySettingsError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+        return dict(value or {})
 
     def get_has_tls_ca(self, host: Host) -> bool:
         return bool(host.tls_ca)
