@@ -1,15 +1,16 @@
 """The denial type, safe JSON parsing, and key lookups that match JSON keys the way the engine does.
 
 dockerd decodes bodies with Go's encoding/json, which matches object keys to struct fields with
-bytes.EqualFold: ASCII case is ignored, and so are two Unicode folds onto ASCII letters, U+017F (ſ) = s and
-U+212A (Kelvin K) = k. `{"HoſtConfig": {"privileged": true}}` creates a privileged container (verified on
-20.10), so every lookup here goes through `fold_key`.
+bytes.EqualFold: ASCII case is ignored, and so are two Unicode folds onto ASCII letters, U+017F (long s)
+= s and U+212A (Kelvin sign) = k. `{"Ho\u017ftConfig": {"privileged": true}}` creates a privileged container
+(verified on 20.10), so every lookup here goes through `fold_key`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: far above any real create body (a CLI `docker run` sends ~2 KB)
@@ -18,7 +19,7 @@ _GO_FOLDS_ONTO_ASCII = str.maketrans({"\u017f": "s", "\u212a": "k"})
 
 
 class Denied(Exception):
-    """A request the policy refuses: `rule` is a stable id, `field` the offending field, `message` says why."""
+    """A refused request: `rule` is a stable id, `field` the offending field, `message` says why."""
 
     def __init__(self, rule: str, field: str, message: str) -> None:
         super().__init__(f"{rule} ({field}): {message}")
@@ -49,9 +50,17 @@ def ci_get(obj: Mapping[str, Any], key: str, default: Any = None) -> Any:
     return default
 
 
+def _folded_keys(keys: Iterable[str]) -> list[str]:
+    # One C-level pass when every key is ASCII, which is every key of every real body.
+    names = list(keys)
+    if "".join(names).isascii():
+        return list(map(str.lower, names))
+    return [fold_key(name) for name in names]
+
+
 def folded(obj: Mapping[str, Any]) -> dict[str, str]:
     """Map each folded key of `obj` to the key as sent (parse_json_body guarantees no two fold alike)."""
-    return {fold_key(name): name for name in obj}
+    return dict(zip(_folded_keys(obj), obj, strict=True))
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -65,7 +74,7 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
                 raise Denied("duplicate-key", key, f"The key {key!r} appears twice in one JSON object.")
             seen.add(key)
     if len(result) > 1:
-        keys = {fold_key(key) for key in result}
+        keys = set(_folded_keys(result))
         if len(keys) != len(result):
             seen = set()
             for key in result:
@@ -82,6 +91,13 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _reject_constant(name: str) -> Any:
     raise Denied("bad-json", "body", f"{name} is not valid JSON.")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (math.inf, -math.inf):  # 1e400: Go refuses it; json.dumps would write invalid JSON back
+        raise Denied("bad-json", "body", f"The number {text} is out of range.")
+    return value
 
 
 def check_content_type(content_type: str | None) -> None:
@@ -107,7 +123,12 @@ def parse_json_body(raw: bytes, content_type: str | None) -> dict[str, Any]:
     check_content_type(content_type)
     try:
         text = raw.decode("utf-8")  # strict: Go would silently replace invalid bytes with U+FFFD
-        value = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+        value = json.loads(
+            text,
+            object_pairs_hook=_reject_duplicates,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+        )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         # ValueError covers trailing data too, which Go's streaming decoder would silently ignore.
         raise Denied("bad-json", "body", f"The request body is not valid JSON: {exc}.") from None

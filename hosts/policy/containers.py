@@ -40,14 +40,22 @@ class Facts(Protocol):
 # version: `{"Image": "x", "Privileged": true}` creates a privileged container on 20.10 through /v1.41/.
 _HOST_CONFIG_FIELDS = {
     fold_key(name): name
-    for name in ["Binds", "ContainerIDFile", "LogConfig", "NetworkMode", "PortBindings", "RestartPolicy", "AutoRemove", "VolumeDriver", "VolumesFrom", "ConsoleSize", "Annotations", "CapAdd", "CapDrop", "CgroupnsMode", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "GroupAdd", "IpcMode", "Cgroup", "Links", "OomScoreAdj", "PidMode", "Privileged", "PublishAllPorts", "ReadonlyRootfs", "SecurityOpt", "StorageOpt", "Tmpfs", "UTSMode", "UsernsMode", "ShmSize", "Sysctls", "Runtime", "Isolation", "Mounts", "MaskedPaths", "ReadonlyPaths", "Init", "Capabilities"]
-}
-# The cgroup resources: HostConfig fields (embedded Resources) and the whole of an update body.
-_RESOURCE_FIELDS = {
-    fold_key(name): name
-    for name in ["CpuShares", "Memory", "NanoCpus", "CgroupParent", "BlkioWeight", "BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps", "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps", "CpuPeriod", "CpuQuota", "CpuRealtimePeriod", "CpuRealtimeRuntime", "CpusetCpus", "CpusetMems", "Devices", "DeviceCgroupRules", "DeviceCgroupPermissions", "DeviceRequests", "KernelMemory", "KernelMemoryTCP", "MemoryReservation", "MemorySwap", "MemorySwappiness", "OomKillDisable", "PidsLimit", "Ulimits", "CpuCount", "CpuPercent", "IOMaximumIOps", "IOMaximumBandwidth"]
-}
-_HOST_CONFIG_FIELDS.update(_RESOURCE_FIELDS)
+    for name in (
+        "Binds", "ContainerIDFile", "LogConfig", "NetworkMode", "PortBindings", "RestartPolicy", "AutoRemove",
+        "VolumeDriver", "VolumesFrom", "ConsoleSize", "Annotations", "CapAdd", "CapDrop", "CgroupnsMode",
+        "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "GroupAdd", "IpcMode", "Cgroup", "Links",
+        "OomScoreAdj", "PidMode", "Privileged", "PublishAllPorts", "ReadonlyRootfs", "SecurityOpt",
+        "StorageOpt", "Tmpfs", "UTSMode", "UsernsMode", "ShmSize", "Sysctls", "Runtime", "Isolation",
+        "Mounts", "MaskedPaths", "ReadonlyPaths", "Init", "Capabilities",
+        # the embedded Resources
+        "CpuShares", "Memory", "NanoCpus", "CgroupParent", "BlkioWeight", "BlkioWeightDevice",
+        "BlkioDeviceReadBps", "BlkioDeviceWriteBps", "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps",
+        "CpuPeriod", "CpuQuota", "CpuRealtimePeriod", "CpuRealtimeRuntime", "CpusetCpus", "CpusetMems",
+        "Devices", "DeviceCgroupRules", "DeviceCgroupPermissions", "DeviceRequests", "KernelMemory",
+        "KernelMemoryTCP", "MemoryReservation", "MemorySwap", "MemorySwappiness", "OomKillDisable",
+        "PidsLimit", "Ulimits", "CpuCount", "CpuPercent", "IOMaximumIOps", "IOMaximumBandwidth",
+    )
+}  # fmt: skip
 
 _NAMESPACE_MODES = ("PidMode", "IpcMode", "UTSMode", "UsernsMode", "NetworkMode", "CgroupnsMode", "Cgroup")
 _DEVICE_FIELDS = ("Devices", "DeviceRequests", "DeviceCgroupRules", "DeviceCgroupPermissions")
@@ -65,7 +73,10 @@ def _field(prefix: str, name: str) -> str:
 
 
 class _View:
-    """Case-insensitive read access to one JSON object, naming fields with Docker's casing for messages."""
+    """Typed, case-insensitive reads of one JSON object; Docker's spelling of field names for messages.
+
+    A null reads as the zero value; a value of another JSON type is denied, as Go would fail to decode it.
+    """
 
     __slots__ = ("keys", "obj", "prefix")
 
@@ -75,15 +86,41 @@ class _View:
         self.prefix = prefix
 
     def get(self, name: str) -> Any:
-        key = self.keys.get(fold_key(name))
+        key = self.keys.get(name.lower())  # `name` is Docker's ASCII field name
         return None if key is None else self.obj[key]
 
     def field(self, name: str) -> str:
         return _field(self.prefix, name)
 
+    def text(self, name: str) -> str:
+        value = self.get(name)
+        return value if type(value) is str else as_str(value, self.field(name))
+
+    def items(self, name: str) -> list[Any]:
+        value = self.get(name)
+        return value if type(value) is list else as_list(value, self.field(name))
+
+    def strings(self, name: str, *, single_ok: bool = False) -> list[str]:
+        value = self.get(name)
+        return [] if value is None else as_strs(value, self.field(name), single_ok=single_ok)
+
+    def mapping(self, name: str) -> dict[str, Any]:
+        value = self.get(name)
+        return value if type(value) is dict else as_map(value, self.field(name))
+
+    def integer(self, name: str) -> int:
+        value = self.get(name)
+        return value if type(value) is int else as_int(value, self.field(name))
+
+    def flag(self, name: str) -> bool:
+        value = self.get(name)
+        if value is None or value is False:
+            return False
+        return value is True or is_set_bool(value, self.field(name))
+
     def set(self, name: str, value: Any) -> None:
         """Set a field, reusing the client's spelling of its key if it sent one."""
-        self.obj[self.keys.setdefault(fold_key(name), name)] = value
+        self.obj[self.keys.setdefault(name.lower(), name)] = value
 
 
 def check_security_opt(opt: str, field: str) -> None:
@@ -101,10 +138,11 @@ def check_security_opt(opt: str, field: str) -> None:
         (key == "no-new-privileges" and value in _GO_TRUE)
         or (key == "seccomp" and value == "builtin")
         or (key == "apparmor" and value == "docker-default")
-        or (key == "label" and value.lower().startswith("level:"))
     ):
         return
-    if key in ("seccomp", "apparmor", "systempaths") or key == "disable" or (key == "label" and value):
+    # Every label= option is refused: type:spc_t is unconfined, and a chosen MCS level can match another
+    # team's containers and so open their files.
+    if key in ("seccomp", "apparmor", "systempaths", "label", "disable"):
         hint = "confinement is reserved for host admins; drop this --security-opt"
         if key == "seccomp" and value.lower() != "unconfined":
             hint = "only the default seccomp profile is allowed; drop this --security-opt"
@@ -164,7 +202,8 @@ def _check_named_volume(name: str, field: str, facts: Facts) -> None:
 
 
 def _looks_like_windows_path(source: str) -> bool:
-    return source.startswith("\\") or (len(source) > 2 and source[1] == ":" and source[2] in "\\/")
+    # `C:\data` or `\\server\share`; not `v:/x`, which a Linux engine reads as volume "v" at /x.
+    return source.startswith("\\") or (len(source) > 2 and source[1] == ":" and source[2] == "\\")
 
 
 def _check_binds(binds: list[str], prefix: str, settings: PolicySettings, facts: Facts) -> None:
@@ -187,17 +226,18 @@ def _check_mounts(mounts: list[Any], prefix: str, settings: PolicySettings, fact
     for index, item in enumerate(mounts):
         field = f"{prefix}.Mounts[{index}]"
         mount = _View(as_map(item, field), field)
-        kind = as_str(mount.get("Type"), mount.field("Type")).lower()
-        source = as_str(mount.get("Source"), mount.field("Source"))
+        kind = mount.text("Type").lower()
+        source = mount.text("Source")
         if kind == "bind":
             _check_bind(source, mount.field("Source"), settings)
         elif kind == "volume":
-            options = _View(as_map(mount.get("VolumeOptions"), mount.field("VolumeOptions")), "")
-            driver = _View(as_map(options.get("DriverConfig"), ""), mount.field("VolumeOptions.DriverConfig"))
-            name = as_str(driver.get("Name"), driver.field("Name"))
+            options = _View(mount.mapping("VolumeOptions"), mount.field("VolumeOptions"))
+            driver_field = mount.field("VolumeOptions.DriverConfig")
+            driver = _View(options.mapping("DriverConfig"), driver_field)
+            name = driver.text("Name")
             if name.lower() not in _LOCAL_DRIVERS:
                 raise Denied("volume-driver", driver.field("Name"), f"Volume driver {name!r} is not allowed.")
-            if as_map(driver.get("Options"), driver.field("Options")):
+            if driver.mapping("Options"):
                 raise Denied(
                     "no-volume-driver-opts",
                     driver.field("Options"),
@@ -218,17 +258,17 @@ def _check_container_refs(values: list[str], field: str, rule: str, facts: Facts
 def _check_resources(view: _View, settings: PolicySettings, *, create: bool) -> bool:
     """Deny device access, cgroup escapes and limits above the maximum; on create, fill in defaults."""
     for name in _DEVICE_FIELDS:
-        if as_list(view.get(name), view.field(name)):
+        if view.items(name):
             raise Denied(
                 "no-devices", view.field(name), f"{view.field(name)} gives host devices; not allowed."
             )
-    parent = as_str(view.get("CgroupParent"), view.field("CgroupParent"))
+    parent = view.text("CgroupParent")
     if parent:
         raise Denied(
             "no-cgroup-parent", view.field("CgroupParent"), f"CgroupParent {parent!r} is not allowed."
         )
     changed = False
-    memory = as_int(view.get("Memory"), view.field("Memory"))
+    memory = view.integer("Memory")
     if settings.max_memory is not None and (memory < 0 or memory > settings.max_memory):
         raise Denied(
             "limits",
@@ -244,9 +284,9 @@ def _check_resources(view: _View, settings: PolicySettings, *, create: bool) -> 
 
 
 def _check_cpu(view: _View, settings: PolicySettings, *, create: bool) -> bool:
-    nano = as_int(view.get("NanoCpus"), view.field("NanoCpus"))
-    quota = as_int(view.get("CpuQuota"), view.field("CpuQuota"))
-    period = as_int(view.get("CpuPeriod"), view.field("CpuPeriod"))
+    nano = view.integer("NanoCpus")
+    quota = view.integer("CpuQuota")
+    period = view.integer("CpuPeriod")
     maximum = settings.max_nano_cpus
     if maximum is not None:
         if nano < 0 or quota < 0:  # CpuQuota -1 overrides a NanoCpus limit with "unlimited"
@@ -280,34 +320,35 @@ def _check_cpu(view: _View, settings: PolicySettings, *, create: bool) -> bool:
 
 
 def _check_host_config(view: _View, settings: PolicySettings, facts: Facts) -> bool:
-    if is_set_bool(view.get("Privileged"), view.field("Privileged")):
+    if view.flag("Privileged"):
         raise Denied(
-            "no-privileged", view.field("Privileged"), "Privileged containers are reserved for host admins."
+            "no-privileged",
+            view.field("Privileged"),
+            "HostConfig.Privileged is true, and privileged containers are reserved for host admins; "
+            "drop --privileged and add only the capabilities you need.",
         )
-    _check_binds(as_strs(view.get("Binds"), view.field("Binds")), view.prefix, settings, facts)
-    _check_mounts(as_list(view.get("Mounts"), view.field("Mounts")), view.prefix, settings, facts)
-    volume_driver = as_str(view.get("VolumeDriver"), view.field("VolumeDriver"))
+    _check_binds(view.strings("Binds"), view.prefix, settings, facts)
+    _check_mounts(view.items("Mounts"), view.prefix, settings, facts)
+    volume_driver = view.text("VolumeDriver")
     if volume_driver.lower() not in _LOCAL_DRIVERS:
         raise Denied(
             "volume-driver", view.field("VolumeDriver"), f"Volume driver {volume_driver!r} is not allowed."
         )
     for name, rule in (("VolumesFrom", "volumes-from-not-owned"), ("Links", "links-not-owned")):
-        _check_container_refs(as_strs(view.get(name), view.field(name)), view.field(name), rule, facts)
+        _check_container_refs(view.strings(name), view.field(name), rule, facts)
     for name in ("CapAdd", "Capabilities"):  # Capabilities (API 1.40) replaces the whole set
-        _check_capabilities(
-            as_strs(view.get(name), view.field(name), single_ok=True), view.field(name), settings
-        )
-    as_strs(view.get("CapDrop"), view.field("CapDrop"), single_ok=True)
-    for opt in as_strs(view.get("SecurityOpt"), view.field("SecurityOpt")):
+        _check_capabilities(view.strings(name, single_ok=True), view.field(name), settings)
+    view.strings("CapDrop", single_ok=True)
+    for opt in view.strings("SecurityOpt"):
         check_security_opt(opt, view.field("SecurityOpt"))
     for name in _NAMESPACE_MODES:
-        check_namespace_mode(as_str(view.get(name), view.field(name)), view.field(name), facts)
-    runtime = as_str(view.get("Runtime"), view.field("Runtime"))
+        check_namespace_mode(view.text(name), view.field(name), facts)
+    runtime = view.text("Runtime")
     if runtime not in _ALLOWED_RUNTIMES:
         raise Denied(
             "runtime", view.field("Runtime"), f"Runtime {runtime!r} is not allowed; use the default."
         )
-    for name in as_map(view.get("Sysctls"), view.field("Sysctls")):
+    for name in view.mapping("Sysctls"):
         if name not in settings.sysctl_allowlist:
             allowed = ", ".join(sorted(settings.sysctl_allowlist)) or "none"
             raise Denied(
@@ -319,10 +360,10 @@ def _check_host_config(view: _View, settings: PolicySettings, facts: Facts) -> b
             raise Denied(
                 rule, view.field(name), f"{view.field(name)} overrides the engine's protected paths."
             )
-    if as_map(view.get("Annotations"), view.field("Annotations")):
+    if view.mapping("Annotations"):
         raise Denied("no-annotations", view.field("Annotations"), "OCI annotations are reserved for admins.")
-    log = _View(as_map(view.get("LogConfig"), view.field("LogConfig")), view.field("LogConfig"))
-    log_driver = as_str(log.get("Type"), log.field("Type"))
+    log = _View(view.mapping("LogConfig"), view.field("LogConfig"))
+    log_driver = log.text("Type")
     if log_driver not in _ALLOWED_LOG_DRIVERS:
         allowed = ", ".join(sorted(d for d in _ALLOWED_LOG_DRIVERS if d))
         raise Denied(
@@ -333,13 +374,14 @@ def _check_host_config(view: _View, settings: PolicySettings, facts: Facts) -> b
 
 def check_container_create(body: dict[str, Any], settings: PolicySettings, facts: Facts) -> dict[str, Any]:
     """Deny what the issue's admission policy forbids in a create body; return it with default limits."""
-    checked, _ = _check_create(body, settings, facts)
+    checked, _ = admit_container_create(body, settings, facts)
     return checked
 
 
-def _check_create(
+def admit_container_create(
     body: dict[str, Any], settings: PolicySettings, facts: Facts
 ) -> tuple[dict[str, Any], bool]:
+    """check_container_create, also saying whether it added default limits (the body must be re-sent)."""
     top = folded(body)
     for key, name in top.items():
         canonical = _HOST_CONFIG_FIELDS.get(key)
@@ -381,5 +423,9 @@ def check_exec_create(body: dict[str, Any], facts: Facts, container_ref: str) ->
         raise Denied(
             "exec-not-owned", "container", f"Container {container_ref!r} is not yours; exec into your own."
         )
-    if is_set_bool(_View(body, "").get("Privileged"), "Privileged"):
-        raise Denied("no-privileged", "Privileged", "A privileged exec is reserved for host admins.")
+    if _View(body, "").flag("Privileged"):
+        raise Denied(
+            "no-privileged",
+            "Privileged",
+            "Privileged is true, and a privileged exec is for host admins; drop it.",
+        )

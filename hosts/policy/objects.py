@@ -27,7 +27,9 @@ def check_volume_create(body: dict[str, Any]) -> None:
     view = folded(body)
     driver = as_str(body[view["driver"]], "Driver") if "driver" in view else ""
     if driver.lower() not in ("", "local"):
-        raise Denied("volume-driver", "Driver", f"Volume driver {driver!r} is not allowed; use the local driver.")
+        raise Denied(
+            "volume-driver", "Driver", f"Volume driver {driver!r} is not allowed; use the local driver."
+        )
     options = as_map(body[view["driveropts"]], "DriverOpts") if "driveropts" in view else {}
     if options:
         raise Denied(
@@ -124,7 +126,9 @@ def check_build(
         for raw in _values(query, "cpuquota"):
             quota = _query_int(raw, "cpuquota")
             if quota < 0 or quota * 1_000_000_000 > settings.max_nano_cpus * period:
-                raise Denied("limits", "cpuquota", f"cpuquota={raw} is above this host's maximum for a build.")
+                raise Denied(
+                    "limits", "cpuquota", f"cpuquota={raw} is above this host's maximum for a build."
+                )
 
 
 def _query_int(raw: str, name: str) -> int:
@@ -149,8 +153,8 @@ def check_image_create(query: dict[str, list[str]], settings: PolicySettings | N
             raise Denied(
                 "registry",
                 "fromImage",
-                f"Image {image!r} is not from an allowed registry ({', '.join(settings.allowed_registries)}); "
-                "pull from one of those.",
+                f"Image {image!r} is not from an allowed registry "
+                f"({', '.join(settings.allowed_registries)}); pull from one of those.",
             )
 
 

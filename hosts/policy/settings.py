@@ -3,27 +3,32 @@
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# What a non-admin may add with CapAdd (names without CAP_). Docker's default set, minus nothing: adding one
-# back after `--cap-drop ALL` is the common case.
+# What a non-admin may add with CapAdd (names without CAP_): Docker's default set, since adding one back
+# after `--cap-drop ALL` is the common case.
 DEFAULT_CAPABILITIES = frozenset(
     {
         "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
         "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
     }
 )  # fmt: skip
-# Never for a non-admin, whatever the allowlist says: each one is a known container escape or host takeover.
+# Never for a non-admin, whatever the allowlist says: each one is a known container escape or host takeover
+# (the issue's six, plus raw I/O ports, kexec, BPF and the LSM overrides).
 NEVER_CAPABILITIES = frozenset(
-    {"ALL", "SYS_ADMIN", "SYS_PTRACE", "SYS_MODULE", "DAC_READ_SEARCH", "NET_ADMIN"}
-)
+    {
+        "ALL", "SYS_ADMIN", "SYS_PTRACE", "SYS_MODULE", "DAC_READ_SEARCH", "NET_ADMIN",
+        "SYS_RAWIO", "SYS_BOOT", "BPF", "MAC_ADMIN", "MAC_OVERRIDE",
+    }
+)  # fmt: skip
 DEFAULT_SYSCTLS = frozenset(
     {"net.ipv4.ip_unprivileged_port_start", "net.ipv4.ping_group_range", "net.ipv4.tcp_keepalive_time"}
 )
 
-# Go's strings.ToUpper maps these two onto ASCII letters (ı→I, ſ→S): `CapAdd: ["ſys_admin"]` adds SYS_ADMIN.
+# Go's strings.ToUpper maps dotless i and long s onto ASCII I and S: `CapAdd: ["\u017fys_admin"]` adds
+# SYS_ADMIN (verified on 20.10); Python's str.upper agrees on these two.
 _GO_UPPER_ONTO_ASCII = str.maketrans({"\u0131": "I", "\u017f": "S"})
 
 
@@ -33,9 +38,11 @@ class PolicySettingsError(ValueError):
 
 def normalize_capability(name: str) -> str | None:
     """'cap_net_raw' -> 'NET_RAW', as dockerd normalizes it; None if it cannot be a capability name."""
-    upper = name.translate(_GO_UPPER_ONTO_ASCII).upper() if not name.isascii() else name.upper()
-    if not upper.isascii():
-        return None  # Go's ToUpper leaves other non-ASCII letters non-ASCII: the engine rejects the name
+    if not name.isascii():
+        name = name.translate(_GO_UPPER_ONTO_ASCII)
+        if not name.isascii():
+            return None  # Go's ToUpper keeps other letters non-ASCII: no capability has such a name
+    upper = name.upper()
     return upper[4:] if upper.startswith("CAP_") else upper
 
 
@@ -128,7 +135,9 @@ class PolicySettings:
         caps: set[str] = set()
         for name in _names(self.capability_allowlist, "capability_allowlist"):
             cap = normalize_capability(name)
-            if cap is None or cap in NEVER_CAPABILITIES:
+            if cap is None:
+                raise PolicySettingsError(f"capability_allowlist: {name!r} is not a capability name")
+            if cap in NEVER_CAPABILITIES:
                 raise PolicySettingsError(
                     f"capability_allowlist: {name!r} can never be allowed to non-admins"
                 )
@@ -158,9 +167,7 @@ class PolicySettings:
         """Build from stored JSON; PolicySettingsError names the first bad field."""
         if not isinstance(data, Mapping):
             raise PolicySettingsError("policy settings must be a JSON object")
-        known = {"allowed_bind_prefixes", "allowed_registries", "max_memory", "max_nano_cpus",
-                 "default_memory", "default_nano_cpus", "capability_allowlist", "sysctl_allowlist"}  # fmt: skip
-        unknown = sorted(set(data) - known)
+        unknown = sorted(set(data) - set(cls().to_dict()))
         if unknown:
             raise PolicySettingsError(f"unknown policy setting(s): {', '.join(unknown)}")
         kwargs: dict[str, Any] = {}
@@ -204,8 +211,3 @@ class PolicySettings:
         """The limit given to a create without one: the default, else the maximum ('memory'/'nano_cpus')."""
         default: int | None = getattr(self, f"default_{kind}")
         return default if default is not None else getattr(self, f"max_{kind}")
-
-
-def names_in(values: Iterable[str]) -> str:
-    """'a', 'b' and 'c' -> "a, b, c" for messages."""
-    return ", ".join(sorted(values))

@@ -1,0 +1,203 @@
+"""The admission policy against the real engine: what it lets through the engine accepts, and what it
+stops the raw engine would have accepted.
+
+Ownership comes from the engine itself (the owner labels the policy writes), through EngineFacts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import docker
+import pytest
+import requests
+from docker.errors import NotFound
+
+from hosts.policy import OWNER_TEAM_LABEL, OWNER_USER_LABEL, Denied, apply_owner_labels, check_request
+from tests.policy.corpus import (
+    BIND_PREFIX,
+    ESCALATIONS,
+    IMAGE,
+    OPT_VOLUME,
+    ORDINARY,
+    POLICY_MINE,
+    POLICY_THEIRS,
+    REGISTRY_IMAGE,
+    SETTINGS,
+    USER_NETWORK,
+    Case,
+)
+from tests.testbed import Testbed
+
+ME = ("alice", "team-a")
+THEM = ("mallory", "team-b")
+
+
+class EngineFacts:
+    """Facts read from the engine: a container is ours if its owner labels name our user or team."""
+
+    def __init__(self, api: docker.APIClient, user: str, team: str | None) -> None:
+        self.api, self.user, self.team = api, user, team
+
+    def owns_container(self, ref: str) -> bool:
+        try:
+            labels = self.api.inspect_container(ref)["Config"]["Labels"] or {}
+        except NotFound:
+            return False
+        return labels.get(OWNER_USER_LABEL) == self.user or bool(
+            self.team and labels.get(OWNER_TEAM_LABEL) == self.team
+        )
+
+    def owns_exec(self, exec_id: str) -> bool:
+        try:
+            return self.owns_container(self.api.exec_inspect(exec_id)["ContainerID"])
+        except NotFound:
+            return False
+
+    def volume_has_driver_opts(self, name: str) -> bool:
+        try:
+            volume = self.api.inspect_volume(name)
+        except NotFound:
+            return False
+        return bool(volume.get("Options")) or volume.get("Driver") != "local"
+
+
+def post(api: docker.APIClient, case: Case, body: bytes) -> requests.Response:
+    """Send the call to the engine as raw as the gateway would forward it."""
+    path = case.path if case.path.startswith("/v1.") else "/v1.41" + case.path
+    headers = {"Content-Type": case.content_type} if case.content_type else {}
+    response: requests.Response = api.post(api.base_url + path, data=body, headers=headers, timeout=30)
+    return response
+
+
+@pytest.fixture(scope="module")
+def api(testbed: Testbed) -> Iterator[docker.APIClient]:
+    client = docker.APIClient(base_url=testbed.engine1.unix_url, version="1.41", timeout=60)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def world(api: docker.APIClient, testbed: Testbed) -> Iterator[EngineFacts]:
+    """The corpus's fixed names made real: my container, theirs, a volume with options, a network."""
+    own_tag = REGISTRY_IMAGE not in testbed.images  # never untag what the testbed itself pushed
+    if own_tag:
+        api.tag(IMAGE, *REGISTRY_IMAGE.rsplit(":", 1))
+    for name, owner in ((POLICY_MINE, ME), (POLICY_THEIRS, THEM)):
+        config = apply_owner_labels({"Image": IMAGE, "Cmd": ["sleep", "600"]}, *owner)
+        api.create_container(config["Image"], config["Cmd"], name=name, labels=config["Labels"])
+    # Harmless options, but options all the same: the policy must refuse to mount this volume.
+    api.create_volume(OPT_VOLUME, driver_opts={"type": "tmpfs", "device": "tmpfs", "o": "size=1m"})
+    api.create_network(USER_NETWORK)
+    try:
+        yield EngineFacts(api, *ME)
+    finally:
+        for name in (POLICY_MINE, POLICY_THEIRS):
+            with contextlib.suppress(NotFound):
+                api.remove_container(name, force=True, v=True)
+        with contextlib.suppress(NotFound):
+            api.remove_network(USER_NETWORK)
+        for volume in api.volumes().get("Volumes") or []:
+            if volume["Name"].startswith("policy-"):
+                api.remove_volume(volume["Name"], force=True)
+        if own_tag:
+            with contextlib.suppress(NotFound):
+                api.remove_image(REGISTRY_IMAGE)
+        shutil.rmtree(BIND_PREFIX, ignore_errors=True)  # with what dockerd created there for Binds
+
+
+def admit(case: Case, facts: EngineFacts) -> bytes:
+    forwarded = check_request(
+        case.method, case.path, dict(case.query), case.content_type, case.raw, SETTINGS, facts, owner=ME
+    )
+    return case.raw if forwarded is None else forwarded
+
+
+CONTAINER_CREATES = [case for case in ORDINARY if case.is_container_create]
+OBJECT_CREATES = [case for case in ORDINARY if case.path in ("/volumes/create", "/networks/create")]
+
+
+@pytest.mark.parametrize("case", CONTAINER_CREATES, ids=lambda case: case.name)
+def test_ordinary_creates_pass_the_policy_and_the_engine_accepts_them(
+    case: Case, api: docker.APIClient, world: EngineFacts
+) -> None:
+    os.makedirs(os.path.join(BIND_PREFIX, "ro"), exist_ok=True)  # a Mounts bind source must exist
+    response = post(api, case, admit(case, world))
+    assert response.status_code == 201, response.text
+    container_id = response.json()["Id"]
+    try:
+        inspected = api.inspect_container(container_id)
+        labels = inspected["Config"]["Labels"]
+        assert (labels[OWNER_USER_LABEL], labels[OWNER_TEAM_LABEL]) == ME
+        host_config = inspected["HostConfig"]
+        assert SETTINGS.max_memory is not None
+        assert 0 < host_config["Memory"] <= SETTINGS.max_memory
+        assert host_config["NanoCpus"] > 0 or host_config["CpuQuota"] > 0
+        assert world.owns_container(container_id)
+    finally:
+        api.remove_container(container_id, force=True, v=True)
+
+
+@pytest.mark.parametrize("case", OBJECT_CREATES, ids=lambda case: case.name)
+def test_ordinary_volume_and_network_creates_are_accepted_and_owned(
+    case: Case, api: docker.APIClient, world: EngineFacts
+) -> None:
+    response = post(api, case, admit(case, world))
+    assert response.status_code == 201, response.text
+    if case.path == "/volumes/create":
+        volume = api.inspect_volume(case.body["Name"])
+        assert volume["Labels"][OWNER_USER_LABEL] == ME[0]
+        assert not world.volume_has_driver_opts(volume["Name"])
+        api.remove_volume(volume["Name"])
+    else:
+        network = api.inspect_network(response.json()["Id"])
+        assert network["Labels"][OWNER_USER_LABEL] == ME[0]
+        api.remove_network(network["Id"])
+
+
+@pytest.mark.parametrize("case", ESCALATIONS, ids=lambda case: case.name)
+def test_every_escalation_is_denied_with_facts_from_the_engine(case: Case, world: EngineFacts) -> None:
+    with pytest.raises(Denied) as denied:
+        admit(case, world)
+    assert (denied.value.rule, denied.value.field) == (case.rule, case.field), denied.value.message
+
+
+def _cap_add(inspected: dict[str, Any]) -> list[str]:
+    return inspected["HostConfig"]["CapAdd"] or []
+
+
+# Escalations the raw engine takes (create only, never started), with what it then holds.
+RAW_ENGINE_ACCEPTS: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "privileged-lowercase": lambda c: c["HostConfig"]["Privileged"] is True,
+    "privileged-duplicate-keys": lambda c: c["HostConfig"]["Privileged"] is True,
+    "privileged-unicode-long-s-key": lambda c: c["HostConfig"]["Privileged"] is True,
+    "hostconfig-exact-duplicate-merges": lambda c: c["HostConfig"]["Privileged"] is True,
+    "privileged-top-level": lambda c: c["HostConfig"]["Privileged"] is True,
+    "binds-top-level-hostconfig-null": lambda c: c["HostConfig"]["Binds"] == ["/:/host"],
+    "bind-host-root": lambda c: c["HostConfig"]["Binds"] == ["/:/host"],
+    "masked-paths-kelvin-sign-key": lambda c: c["HostConfig"]["MaskedPaths"] == [],
+    "cap-add-unicode-long-s": lambda c: _cap_add(c) == ["\u017fys_admin"],
+    "percent-encoded-path": lambda c: c["HostConfig"]["Privileged"] is True,
+}
+
+
+@pytest.mark.parametrize("name", sorted(RAW_ENGINE_ACCEPTS))
+def test_the_raw_engine_accepts_what_the_policy_stops(
+    name: str, api: docker.APIClient, world: EngineFacts
+) -> None:
+    case = next(case for case in ESCALATIONS if case.name == name)
+    with pytest.raises(Denied):
+        admit(case, world)
+    response = post(api, case, case.raw)
+    assert response.status_code == 201, response.text
+    container_id = response.json()["Id"]
+    try:
+        assert RAW_ENGINE_ACCEPTS[name](api.inspect_container(container_id))
+    finally:
+        api.remove_container(container_id, force=True, v=True)
