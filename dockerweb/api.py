@@ -13,7 +13,9 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from hosts.access import AccessDenied
 from hosts.engine.errors import EngineError
+from hosts.policy import Denied
 
 
 class Pagination(LimitOffsetPagination):
@@ -33,6 +35,19 @@ def _flatten(detail: Any) -> dict[str, list[str]]:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, EngineError):
         return Response(exc.as_dict(), status=exc.http_status)
+    if isinstance(exc, Denied):
+        # The admission policy refused the request: name the rule and the field so it can be fixed.
+        return Response({**exc.as_dict(), "code": "policy_denied"}, status=status.HTTP_403_FORBIDDEN)
+    if isinstance(exc, AccessDenied):
+        if exc.not_found:
+            refused = Response({"detail": exc.message, "code": "not_found"}, status=status.HTTP_404_NOT_FOUND)
+        else:
+            refused = Response(
+                {"detail": exc.message, "code": "permission_denied"}, status=status.HTTP_403_FORBIDDEN
+            )
+        # Looks like a plain 404 to the caller (names do not leak), but the audit log records a denial.
+        refused.audit_outcome = "denied"  # type: ignore[attr-defined]
+        return refused
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -45,10 +45,10 @@ _ACTIONS: tuple[tuple[frozenset[str], re.Pattern[str], Action], ...] = tuple(
         ("POST", r"/build|/commit|/images/create|/images/load|/images/.+/(push|tag)|/auth", Action.IMAGES),
         ("DELETE", r"/images/.+", Action.IMAGES),
         ("GET HEAD", r"/networks|/volumes", Action.VIEW),
-        ("GET HEAD", rf"/networks/{_ID}|/volumes/{_ID}", Action.VIEW),
+        ("GET HEAD", rf"/(networks|volumes)/{_ID}", Action.VIEW),
         ("POST", r"/networks/create|/volumes/create", Action.CREATE),
         ("POST", rf"/networks/{_ID}/(connect|disconnect)", Action.OPERATE),
-        ("DELETE", rf"/networks/{_ID}|/volumes/{_ID}", Action.OPERATE),
+        ("DELETE", rf"/(networks|volumes)/{_ID}", Action.OPERATE),
     ]
 )
 # Paths naming one owned object: its kind and where the reference is.
@@ -155,7 +155,8 @@ def admit(
             labels = lookups.labels_of(*target)
             if labels is not None:  # a missing object: the engine answers its own 404
                 if not access.can_see_object(who, host, labels):
-                    raise access.AccessDenied(f"No such object on host {host.name!r}.", not_found=True)
+                    # Worded like the engine's own 404, so a hidden object looks like a missing one.
+                    raise access.AccessDenied(f"No such {target[0].rstrip('s')}: {target[1]}", not_found=True)
                 if action is not Action.VIEW:
                     access.may_act_on(who, host, labels, action)
         owner = access.owner_labels(who, host)

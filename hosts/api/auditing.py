@@ -19,6 +19,13 @@ def request_caller(request: Request) -> access.Caller:
     return access.caller(request.user, request.auth)
 
 
+def _detail(data: dict[str, Any]) -> str:
+    detail = str(data.get("detail", ""))
+    if data.get("rule"):  # a policy denial: keep which rule and which field
+        return f"{data['rule']} ({data.get('field', '')}): {detail}"
+    return detail
+
+
 class AuditedMixin(GenericViewSet[Any]):
     """Records unsafe requests (POST, PUT, PATCH, DELETE) with their outcome and duration.
 
@@ -42,11 +49,14 @@ class AuditedMixin(GenericViewSet[Any]):
         started = getattr(self, "_audit_started", None)
         data = response.data if isinstance(getattr(response, "data", None), dict) else {}
         body: Any = request.data if hasattr(request, "_full_data") else None
+        if body is not None and not isinstance(body, (dict, list)) and not hasattr(body, "items"):
+            body = {"content_type": request.content_type, "streamed": True}  # an upload, not JSON
         audit.record(
             who=request_caller(request),
             entry_point=EntryPoint.REST,
             action=f"{self.basename}.{self.action or (request.method or '').lower()}",
-            outcome=audit.outcome_for_status(response.status_code),
+            outcome=getattr(response, "audit_outcome", None)
+            or audit.outcome_for_status(response.status_code),
             host=self.audit_host(),
             method=request.method or "",
             path=request.get_full_path(),
@@ -54,7 +64,7 @@ class AuditedMixin(GenericViewSet[Any]):
             object_name=str(data.get("name") or ""),
             body=dict(body) if hasattr(body, "items") else body,
             status_code=response.status_code,
-            detail=str(data.get("detail", "")) if response.status_code >= 400 else "",
+            detail=_detail(data) if response.status_code >= 400 else "",
             duration_ms=(time.monotonic() - started) * 1000 if started is not None else None,
             source_ip=request.META.get("REMOTE_ADDR"),
         )

@@ -6,17 +6,22 @@ The endpoint list is read from the URL configuration, so an endpoint added witho
 
 from __future__ import annotations
 
+import io
 import itertools
-from collections.abc import Callable
+import tarfile
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+import docker
 import pytest
 from django.contrib.auth.models import User
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
+from hosts.access import OWNER_TEAM_LABEL, OWNER_USER_LABEL
 from hosts.models import ApiToken, AuditEntry, Grant, Host, Role, Team
 from tests.testbed import Testbed
 
@@ -27,6 +32,7 @@ class Need(Enum):
     PUBLIC = "anyone"
     AUTHENTICATED = "any signed-in caller"
     VIEWER = "viewer on the host"
+    OPERATOR = "operator on the host"
     HOST_ADMIN = "admin on the host"
     SUPERUSER = "inventory administrator"
 
@@ -35,6 +41,7 @@ class Need(Enum):
 class Principal:
     name: str
     role: Role | None  # role on the target host
+    team: str = ""
     superuser: bool = False
     anonymous: bool = False
 
@@ -42,28 +49,34 @@ class Principal:
 PRINCIPALS = [
     Principal("anonymous", None, anonymous=True),
     Principal("nogrant", None),
-    Principal("viewer", Role.VIEWER),
-    Principal("operator", Role.OPERATOR),  # through team red's grant on the host
-    Principal("other-team-operator", Role.OPERATOR),  # through team blue's grant on the host's label
+    Principal("viewer", Role.VIEWER, team="red"),  # through team red's viewer grant
+    Principal("operator", Role.OPERATOR, team="red"),  # a member of red, granted operator himself
+    Principal("other-team-operator", Role.OPERATOR, team="blue"),  # through team blue's grant on a label
     Principal("host-admin", Role.ADMIN),
     Principal("superuser", Role.ADMIN, superuser=True),
     Principal("scoped-token", None),  # operator on the host, but the token is limited to staging-*
-    Principal("capped-token", Role.VIEWER),  # admin on the host, token capped at viewer
+    Principal("capped-token", Role.VIEWER, team="red"),  # admin on the host, token capped at viewer
 ]
+# Containers on the target host, by owner: red's, blue's, and one with no owner label (not shared).
+OWNERS = ["red", "blue", "unowned"]
 
 
-def is_allowed(need: Need, who: Principal) -> bool:
+def is_allowed(need: Need, who: Principal, owner: str | None = None) -> bool:
     if need is Need.PUBLIC:
         return True
     if who.anonymous:
         return False
     rank = who.role.rank if who.role is not None else -1
-    return {
+    allowed = {
         Need.AUTHENTICATED: True,
         Need.VIEWER: rank >= Role.VIEWER.rank,
+        Need.OPERATOR: rank >= Role.OPERATOR.rank,
         Need.HOST_ADMIN: rank >= Role.ADMIN.rank,
         Need.SUPERUSER: who.superuser,
     }[need]
+    if owner is None or who.role is Role.ADMIN:
+        return allowed
+    return allowed and owner == who.team
 
 
 @dataclass
@@ -72,6 +85,8 @@ class World:
     team: Team
     clients: dict[str, APIClient]
     users: dict[str, User]
+    image: str = ""
+    container: str = ""  # the target container of per-object rows
 
 
 Request = Callable[[APIClient, World], Any]
@@ -160,6 +175,76 @@ MATRIX: dict[tuple[str, str], tuple[Need, Request]] = {
     ("audit-export", "GET"): (Need.AUTHENTICATED, lambda c, w: c.get("/api/v1/audit/export/")),
     ("schema", "GET"): (Need.AUTHENTICATED, lambda c, w: c.get("/api/v1/schema/")),
     ("api-docs", "GET"): (Need.PUBLIC, lambda c, w: c.get("/api/v1/docs/")),
+    ("containers-list", "GET"): (Need.AUTHENTICATED, lambda c, w: c.get("/api/v1/containers/")),
+    ("containers-bulk", "POST"): (
+        # Always answered; each item reports its own refusal.
+        Need.AUTHENTICATED,
+        lambda c, w: c.post(
+            "/api/v1/containers/bulk/",
+            {"action": "start", "containers": [{"host": w.host.pk, "id": "x"}]},
+            format="json",
+        ),
+    ),
+    ("container-list", "POST"): (
+        Need.OPERATOR,
+        lambda c, w: c.post(
+            f"/api/v1/hosts/{w.host.pk}/containers/", {"image": w.image, "name": _fresh()}, format="json"
+        ),
+    ),
+    ("container-run", "POST"): (
+        Need.OPERATOR,
+        lambda c, w: c.post(
+            f"/api/v1/hosts/{w.host.pk}/containers/run/",
+            {"image": w.image, "name": _fresh(), "command": ["true"]},
+            format="json",
+        ),
+    ),
+    ("container-prune", "POST"): (
+        Need.HOST_ADMIN,
+        lambda c, w: c.post(f"/api/v1/hosts/{w.host.pk}/containers/prune/"),
+    ),
+}
+
+
+def _fresh() -> str:
+    return f"mx-new-{uuid.uuid4().hex[:10]}"
+
+
+def _c(world: World, suffix: str = "") -> str:
+    return f"/api/v1/hosts/{world.host.pk}/containers/{world.container}/{suffix}"
+
+
+def _tar() -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo("matrix.txt")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"ok"))
+    return buffer.getvalue()
+
+
+# Rows about one container: checked against a container of each owner in OWNERS.
+PER_OBJECT: dict[tuple[str, str], tuple[Need, Request]] = {
+    ("container-detail", "GET"): (Need.VIEWER, lambda c, w: c.get(_c(w))),
+    ("container-detail", "DELETE"): (Need.OPERATOR, lambda c, w: c.delete(_c(w) + "?force=true")),
+    ("container-start", "POST"): (Need.OPERATOR, lambda c, w: c.post(_c(w, "start/"))),
+    ("container-stop", "POST"): (Need.OPERATOR, lambda c, w: c.post(_c(w, "stop/?t=0"))),
+    ("container-restart", "POST"): (Need.OPERATOR, lambda c, w: c.post(_c(w, "restart/?t=0"))),
+    ("container-kill", "POST"): (Need.OPERATOR, lambda c, w: c.post(_c(w, "kill/"))),
+    ("container-pause", "POST"): (Need.OPERATOR, lambda c, w: c.post(_c(w, "pause/"))),
+    ("container-unpause", "POST"): (Need.OPERATOR, lambda c, w: c.post(_c(w, "unpause/"))),
+    ("container-rename", "POST"): (
+        Need.OPERATOR,
+        lambda c, w: c.post(_c(w, "rename/"), {"name": w.container}, format="json"),
+    ),
+    ("container-top", "GET"): (Need.VIEWER, lambda c, w: c.get(_c(w, "top/"))),
+    ("container-changes", "GET"): (Need.VIEWER, lambda c, w: c.get(_c(w, "changes/"))),
+    ("container-logs", "GET"): (Need.VIEWER, lambda c, w: c.get(_c(w, "logs/"))),
+    ("container-archive", "GET"): (Need.OPERATOR, lambda c, w: c.get(_c(w, "archive/?path=/bin/sh"))),
+    ("container-archive", "PUT"): (
+        Need.OPERATOR,
+        lambda c, w: c.put(_c(w, "archive/?path=/"), _tar(), content_type="application/x-tar"),
+    ),
 }
 
 
@@ -208,9 +293,10 @@ def _api_patterns() -> set[tuple[str, str]]:
 
 def test_every_endpoint_is_in_the_matrix() -> None:
     endpoints = _api_patterns()
-    missing = endpoints - MATRIX.keys()
+    covered = MATRIX.keys() | PER_OBJECT.keys()
+    missing = endpoints - covered
     assert not missing, f"add these endpoints to the authorization matrix: {sorted(missing)}"
-    assert not MATRIX.keys() - endpoints, "the matrix names endpoints that no longer exist"
+    assert not covered - endpoints, "the matrix names endpoints that no longer exist"
 
 
 @pytest.fixture
@@ -225,10 +311,10 @@ def world(testbed: Testbed) -> World:
         for p in PRINCIPALS
         if not p.anonymous
     }
-    red.members.add(users["operator"])
+    red.members.add(users["operator"], users["viewer"], users["capped-token"])
     blue.members.add(users["other-team-operator"])
-    Grant.objects.create(user=users["viewer"], host=host, role=Role.VIEWER)
-    Grant.objects.create(team=red, host=host, role=Role.OPERATOR)
+    Grant.objects.create(team=red, host=host, role=Role.VIEWER)
+    Grant.objects.create(user=users["operator"], host=host, role=Role.OPERATOR)
     Grant.objects.create(team=blue, host_label="env=prod", role=Role.OPERATOR)
     Grant.objects.create(user=users["host-admin"], host=host, role=Role.ADMIN)
     Grant.objects.create(user=users["scoped-token"], host=host, role=Role.OPERATOR)
@@ -246,7 +332,64 @@ def world(testbed: Testbed) -> World:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
         clients[name] = client
     # Nobody in the matrix belongs to green-team: only inventory administrators may see it.
-    return World(host=host, team=green, clients=clients, users=users)
+    return World(host=host, team=green, clients=clients, users=users, image=testbed.images[0])
+
+
+@pytest.fixture(scope="module")
+def owned_containers(testbed: Testbed) -> Iterator[Callable[[str], str]]:
+    """A container per owner, made (again) running on demand; all removed at the end of the module."""
+    client = docker.DockerClient(base_url=testbed.engine1.unix_url)
+    names = {owner: f"mx-{owner}-{uuid.uuid4().hex[:6]}" for owner in OWNERS}
+
+    def ready(owner: str) -> str:
+        name = names[owner]
+        try:
+            container = client.containers.get(name)
+        except docker.errors.NotFound:
+            labels = (
+                {} if owner == "unowned" else {OWNER_USER_LABEL: f"{owner}-member", OWNER_TEAM_LABEL: owner}
+            )
+            container = client.containers.create(
+                testbed.images[0], ["sleep", "600"], name=name, labels=labels
+            )
+        if container.status == "paused":
+            container.unpause()
+        if container.status != "running":
+            container.start()
+        return name
+
+    yield ready
+    for container in client.containers.list(all=True, filters={"name": "mx-"}):
+        container.remove(force=True)
+    client.close()
+
+
+def _check(response: Any, expected: bool, label: str) -> None:
+    denied = response.status_code in (401, 403, 404)
+    body = b"".join(response.streaming_content)[:300] if response.streaming else response.content[:300]
+    assert denied != expected, f"{label}: {response.status_code} {body!r}"
+    if denied and response.status_code != 401:
+        assert response["Content-Type"].startswith("application/json")
+        assert "detail" in response.json()
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "principal", "owner"),
+    list(itertools.product(sorted(PER_OBJECT), PRINCIPALS, OWNERS)),
+    ids=lambda value: f"{value[0]}:{value[1]}" if isinstance(value, tuple) else getattr(value, "name", value),
+)
+def test_matrix_per_object(
+    world: World,
+    owned_containers: Callable[[str], str],
+    endpoint: tuple[str, str],
+    principal: Principal,
+    owner: str,
+) -> None:
+    world.container = owned_containers(owner)
+    need, call = PER_OBJECT[endpoint]
+    response = call(world.clients[principal.name], world)
+    expected = is_allowed(need, principal, owner)
+    _check(response, expected, f"{principal.name} {endpoint} on {owner}'s container, expected {need.value}")
 
 
 @pytest.mark.parametrize(
