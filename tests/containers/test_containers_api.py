@@ -7,6 +7,7 @@ import io
 import tarfile
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import docker
 import pytest
@@ -122,7 +123,7 @@ def test_the_policy_refuses_escalations_naming_rule_and_field(
     testbed: Testbed, host: Host, people: dict[str, APIClient], names: Callable[[], str]
 ) -> None:
     url = f"/api/v1/hosts/{host.pk}/containers/"
-    attempts = [
+    attempts: list[tuple[dict[str, Any], str]] = [
         (
             {"image": testbed.images[0], "engine_body": {"HostConfig": {"Privileged": True}}},
             "HostConfig.Privileged",
