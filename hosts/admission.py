@@ -136,6 +136,28 @@ def _with_owner_labels(body: bytes, content_type: str | None, labels: dict[str, 
     return json.dumps(labelled, separators=(",", ":")).encode()
 
 
+def _require(
+    who: Caller,
+    host: Host,
+    action: Action,
+    method: str,
+    path: str,
+    query: dict[str, list[str]],
+    content_type: str | None,
+    body: bytes,
+    lookups: _EngineLookups,
+) -> Role | None:
+    try:
+        return access.require(who, host, action)
+    except access.AccessDenied as refused:
+        if action is Action.ADMIN and not refused.not_found:
+            # Admin-only calls (swarm, plugins, BuildKit sessions, prunes): the policy's refusal names
+            # the rule and says what to do instead, which helps more than "needs admin".
+            settings = policy.PolicySettings.from_dict(host.policy or {})
+            policy.check_request(method, path, query, content_type, body, settings, lookups)
+        raise
+
+
 def admit(
     who: Caller,
     host: Host,
@@ -147,9 +169,9 @@ def admit(
 ) -> bytes | None:
     """Admit one call or raise AccessDenied / policy.Denied; returns the body to forward (None: unchanged)."""
     action = required_action(method, path)
-    role = access.require(who, host, action)
     lookups = _EngineLookups(who, host)
     try:
+        role = _require(who, host, action, method, path, query, content_type, body, lookups)
         target = _object_in(path)
         if target is not None and role is not Role.ADMIN:
             labels = lookups.labels_of(*target)
