@@ -156,11 +156,13 @@ def test_every_escalation_is_denied_with_facts_from_the_engine(
 ) -> None:
     with pytest.raises((Denied, access.AccessDenied)) as denied:
         admit(case, operator)
-    if isinstance(denied.value, access.AccessDenied):
+    refusal = denied.value
+    if isinstance(refusal, access.AccessDenied):
         # Refused before the policy: the object is another team's (so hidden), or the call is admin-only.
-        assert denied.value.not_found or "admin" in denied.value.message, denied.value.message
+        assert refusal.not_found or "admin" in refusal.message, refusal.message
     else:
-        assert (denied.value.rule, denied.value.field) == (case.rule, case.field), denied.value.message
+        assert isinstance(refusal, Denied)
+        assert (refusal.rule, refusal.field) == (case.rule, case.field), refusal.message
 
 
 def _cap_add(inspected: dict[str, Any]) -> list[str]:
