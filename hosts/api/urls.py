@@ -1,7 +1,8 @@
-from django.urls import path
-from rest_framework.routers import DefaultRouter
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter, SimpleRouter
 
 from hosts.api.access_views import AuditViewSet, GrantViewSet, MeView, TeamViewSet
+from hosts.api.resources import EventViewSet, NetworkViewSet, VolumeViewSet
 from hosts.api.views import HostViewSet, TokenViewSet
 
 router = DefaultRouter()
@@ -11,4 +12,13 @@ router.register("teams", TeamViewSet, basename="team")
 router.register("grants", GrantViewSet, basename="grant")
 router.register("audit", AuditViewSet, basename="audit")
 
-urlpatterns = [path("me/", MeView.as_view(), name="me"), *router.urls]
+per_host = SimpleRouter()
+per_host.register("networks", NetworkViewSet, basename="network")
+per_host.register("volumes", VolumeViewSet, basename="volume")
+per_host.register("events", EventViewSet, basename="event")
+
+urlpatterns = [
+    path("me/", MeView.as_view(), name="me"),
+    *router.urls,
+    path("hosts/<int:host_pk>/", include(per_host.urls)),
+]

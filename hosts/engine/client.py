@@ -186,3 +186,11 @@ def async_client(target: EngineTarget, *, read_timeout: float | None = None) -> 
         transport = httpx.AsyncHTTPTransport(verify=False)
         base_url = f"http://{address.hostname}:{address.port}"
     return httpx.AsyncClient(base_url=base_url, transport=transport, timeout=timeout, trust_env=False)
+
+
+def post_json(client: docker.DockerClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST an engine body exactly as admitted (the SDK's helpers rebuild bodies from keyword arguments)."""
+    api = client.api
+    response = api._post_json(api._url(path), data=body)
+    result: dict[str, Any] = api._result(response, json=True)
+    return result

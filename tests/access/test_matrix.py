@@ -86,7 +86,9 @@ class World:
     clients: dict[str, APIClient]
     users: dict[str, User]
     image: str = ""
-    container: str = ""  # the target container of per-object rows
+    container: str = ""  # the targets of per-object rows, all with the same owner
+    network: str = ""
+    volume: str = ""
 
 
 Request = Callable[[APIClient, World], Any]
@@ -203,6 +205,19 @@ MATRIX: dict[tuple[str, str], tuple[Need, Request]] = {
         Need.HOST_ADMIN,
         lambda c, w: c.post(f"/api/v1/hosts/{w.host.pk}/containers/prune/"),
     ),
+    ("network-list", "GET"): (Need.VIEWER, lambda c, w: c.get(f"{_h(w)}/networks/")),
+    ("network-list", "POST"): (
+        Need.OPERATOR,
+        lambda c, w: c.post(f"{_h(w)}/networks/", {"name": _fresh()}, format="json"),
+    ),
+    ("network-prune", "POST"): (Need.HOST_ADMIN, lambda c, w: c.post(f"{_h(w)}/networks/prune/")),
+    ("volume-list", "GET"): (Need.VIEWER, lambda c, w: c.get(f"{_h(w)}/volumes/")),
+    ("volume-list", "POST"): (
+        Need.OPERATOR,
+        lambda c, w: c.post(f"{_h(w)}/volumes/", {"name": _fresh()}, format="json"),
+    ),
+    ("volume-prune", "POST"): (Need.HOST_ADMIN, lambda c, w: c.post(f"{_h(w)}/volumes/prune/")),
+    ("event-list", "GET"): (Need.VIEWER, lambda c, w: c.get(f"{_h(w)}/events/?since=0")),
 }
 
 
@@ -245,7 +260,30 @@ PER_OBJECT: dict[tuple[str, str], tuple[Need, Request]] = {
         Need.OPERATOR,
         lambda c, w: c.put(_c(w, "archive/?path=/"), _tar(), content_type="application/x-tar"),
     ),
+    ("network-detail", "GET"): (Need.VIEWER, lambda c, w: c.get(f"{_h(w)}/networks/{w.network}/")),
+    ("network-detail", "DELETE"): (Need.OPERATOR, lambda c, w: c.delete(f"{_h(w)}/networks/{w.network}/")),
+    ("network-connect", "POST"): (
+        Need.OPERATOR,
+        lambda c, w: c.post(
+            f"{_h(w)}/networks/{w.network}/connect/", {"container": w.container}, format="json"
+        ),
+    ),
+    ("network-disconnect", "POST"): (
+        Need.OPERATOR,
+        lambda c, w: c.post(
+            f"{_h(w)}/networks/{w.network}/disconnect/", {"container": w.container}, format="json"
+        ),
+    ),
+    ("volume-detail", "GET"): (Need.VIEWER, lambda c, w: c.get(f"{_h(w)}/volumes/{w.volume}/")),
+    ("volume-detail", "DELETE"): (
+        Need.OPERATOR,
+        lambda c, w: c.delete(f"{_h(w)}/volumes/{w.volume}/?force=true"),
+    ),
 }
+
+
+def _h(world: World) -> str:
+    return f"/api/v1/hosts/{world.host.pk}"
 
 
 def _own_token(client: APIClient) -> ApiToken:
@@ -336,19 +374,17 @@ def world(testbed: Testbed) -> World:
 
 
 @pytest.fixture(scope="module")
-def owned_containers(testbed: Testbed) -> Iterator[Callable[[str], str]]:
-    """A container per owner, made (again) running on demand; all removed at the end of the module."""
+def owned_objects(testbed: Testbed) -> Iterator[Callable[[str], str]]:
+    """A container, network and volume per owner, (re)made on demand; all removed at the end of the module."""
     client = docker.DockerClient(base_url=testbed.engine1.unix_url)
-    names = {owner: f"mx-{owner}-{uuid.uuid4().hex[:6]}" for owner in OWNERS}
+    suffix = uuid.uuid4().hex[:6]
 
     def ready(owner: str) -> str:
-        name = names[owner]
+        name = f"mx-{owner}-{suffix}"
+        labels = {} if owner == "unowned" else {OWNER_USER_LABEL: f"{owner}-member", OWNER_TEAM_LABEL: owner}
         try:
             container = client.containers.get(name)
         except docker.errors.NotFound:
-            labels = (
-                {} if owner == "unowned" else {OWNER_USER_LABEL: f"{owner}-member", OWNER_TEAM_LABEL: owner}
-            )
             container = client.containers.create(
                 testbed.images[0], ["sleep", "600"], name=name, labels=labels
             )
@@ -356,11 +392,21 @@ def owned_containers(testbed: Testbed) -> Iterator[Callable[[str], str]]:
             container.unpause()
         if container.status != "running":
             container.start()
+        if not client.networks.list(names=[name]):
+            client.networks.create(name, labels=labels)
+        try:
+            client.volumes.get(name)
+        except docker.errors.NotFound:
+            client.volumes.create(name, labels=labels)
         return name
 
     yield ready
     for container in client.containers.list(all=True, filters={"name": "mx-"}):
         container.remove(force=True)
+    for network in client.networks.list(names=["mx-"]):
+        network.remove()
+    for volume in client.volumes.list(filters={"name": "mx-"}):
+        volume.remove(force=True)
     client.close()
 
 
@@ -380,16 +426,16 @@ def _check(response: Any, expected: bool, label: str) -> None:
 )
 def test_matrix_per_object(
     world: World,
-    owned_containers: Callable[[str], str],
+    owned_objects: Callable[[str], str],
     endpoint: tuple[str, str],
     principal: Principal,
     owner: str,
 ) -> None:
-    world.container = owned_containers(owner)
+    world.container = world.network = world.volume = owned_objects(owner)
     need, call = PER_OBJECT[endpoint]
     response = call(world.clients[principal.name], world)
     expected = is_allowed(need, principal, owner)
-    _check(response, expected, f"{principal.name} {endpoint} on {owner}'s container, expected {need.value}")
+    _check(response, expected, f"{principal.name} {endpoint} on {owner}'s object, expected {need.value}")
 
 
 @pytest.mark.parametrize(
