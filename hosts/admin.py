@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from hosts.models import ApiToken, Host
+from hosts.models import ApiToken, AuditEntry, Grant, Host, Team
 
 
 @admin.register(Host)
@@ -42,3 +42,33 @@ class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
     def has_add_permission(self, request: object) -> bool:
         # A token is shown only once at creation, which the admin cannot do; use the API or createtoken.
         return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin[AuditEntry]):
+    """Read-only: the audit log is append-only for everyone."""
+
+    list_display = ["created_at", "username", "entry_point", "host_name", "action", "outcome", "status_code"]
+    list_filter = ["outcome", "entry_point"]
+    search_fields = ["username", "host_name", "action", "object_name"]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin[Team]):
+    list_display = ["name", "description", "created_at"]
+    filter_horizontal = ["members"]
+
+
+@admin.register(Grant)
+class GrantAdmin(admin.ModelAdmin[Grant]):
+    list_display = ["__str__", "role", "created_at"]
+    list_filter = ["role"]

@@ -302,3 +302,34 @@ def test_anonymous_and_bad_tokens_get_401(unix_host: Host) -> None:
         "detail": "Invalid, expired or revoked token.",
         "code": "authentication_failed",
     }
+
+
+def test_keys_never_reach_a_log_line_or_the_admin(
+    testbed: Testbed,
+    alice: User,
+    client_for: Callable[[User | None], APIClient],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    from django.test import Client
+
+    caplog.set_level(logging.DEBUG)
+    body = tls_body(testbed)
+    api = client_for(alice)
+    host_id = api.post("/api/v1/hosts/", body, format="json").json()["id"]
+    api.post(f"/api/v1/hosts/{host_id}/refresh/")
+    api.post("/api/v1/hosts/", tls_body(testbed, "broken", tls_ca=testbed.wrong_ca_pem), format="json")
+    key_line = str(body["tls_key"]).split("\n")[1]
+    assert caplog.records, "the calls above log (requests, audit)"
+    assert all(
+        key_line not in record.getMessage() and "PRIVATE KEY" not in record.getMessage()
+        for record in caplog.records
+    )
+
+    browser = Client()
+    browser.force_login(alice)
+    for page in (f"/admin/hosts/host/{host_id}/change/", "/admin/hosts/host/", "/admin/hosts/auditentry/"):
+        response = browser.get(page)
+        assert response.status_code == 200, page
+        assert key_line not in response.content.decode() and "PRIVATE KEY" not in response.content.decode()
