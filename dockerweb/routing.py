@@ -2,4 +2,6 @@
 
 from django.urls import URLPattern, URLResolver
 
-websocket_urlpatterns: list[URLPattern | URLResolver] = []
+from containers.routing import websocket_urlpatterns as container_websockets
+
+websocket_urlpatterns: list[URLPattern | URLResolver] = [*container_websockets]

@@ -157,7 +157,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [{"address": REDIS_URL}]},
+        # redis-py 8 reads with a 5 s socket timeout and channels-redis blocks 5 s waiting for messages:
+        # without a longer timeout every consumer waiting on the layer dies after 5 idle seconds.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
     },
 }
 

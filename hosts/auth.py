@@ -7,6 +7,7 @@ from typing import Any
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
+from channels.security.websocket import AllowedHostsOriginValidator
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
@@ -66,6 +67,22 @@ class _BearerWebsocketMiddleware(BaseMiddleware):
             if token is not None:
                 scope = {**scope, "user": token.user, "token": token}
         return await super().__call__(scope, receive, send)
+
+
+class BrowserOriginValidator:
+    """Checks a websocket's Origin against ALLOWED_HOSTS when there is one.
+
+    Browsers always send Origin, and a cross-site page riding on the session cookie is what the check is
+    for; scripts and the CLI send none and authenticate with a bearer token, so they are let through.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.checked = AllowedHostsOriginValidator(inner)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        has_origin = any(name == b"origin" for name, _ in scope.get("headers", []))
+        return await (self.checked if has_origin else self.inner)(scope, receive, send)
 
 
 def WebsocketAuthMiddleware(inner: Any) -> Any:
