@@ -11,7 +11,7 @@ import itertools
 import tarfile
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -86,6 +86,7 @@ class World:
     clients: dict[str, APIClient]
     users: dict[str, User]
     image: str = ""
+    tokens: dict[str, str] = field(default_factory=dict)  # plaintext bearer tokens, by principal
     container: str = ""  # the targets of per-object rows, all with the same owner
     network: str = ""
     volume: str = ""
@@ -360,8 +361,10 @@ def world(testbed: Testbed) -> World:
     AuditEntry.objects.create(username="somebody-else", entry_point="rest", action="x", outcome="success")
 
     clients = {"anonymous": APIClient()}
+    tokens = {}
     for name, user in users.items():
         _, plaintext = ApiToken.issue(user, "matrix")
+        tokens[name] = plaintext
         if name == "scoped-token":
             ApiToken.objects.filter(user=user).update(scope_hosts=["staging-*"])
         if name == "capped-token":
@@ -370,7 +373,7 @@ def world(testbed: Testbed) -> World:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
         clients[name] = client
     # Nobody in the matrix belongs to green-team: only inventory administrators may see it.
-    return World(host=host, team=green, clients=clients, users=users, image=testbed.images[0])
+    return World(host=host, team=green, clients=clients, users=users, image=testbed.images[0], tokens=tokens)
 
 
 @pytest.fixture(scope="module")
