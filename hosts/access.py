@@ -9,7 +9,7 @@ where the host allows it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from functools import cached_property
@@ -61,6 +61,8 @@ class Caller:
 
     user: Any
     token: ApiToken | None = None
+    # Roles already worked out, by host id: a list of 500 containers asks once per host, not 500 times.
+    roles: dict[int, Role | None] = field(default_factory=dict, repr=False)
 
     @cached_property
     def team_names(self) -> frozenset[str]:
@@ -102,7 +104,13 @@ def _cap(role: Role | None, token: ApiToken | None) -> Role | None:
 
 
 def role_for(who: Caller, host: Host) -> Role | None:
-    """The caller's role on `host`, or None when they may not see it."""
+    """The caller's role on `host`, or None when they may not see it (worked out once per Caller)."""
+    if host.pk not in who.roles:
+        who.roles[host.pk] = _role_for(who, host)
+    return who.roles[host.pk]
+
+
+def _role_for(who: Caller, host: Host) -> Role | None:
     if not who.active or not _token_allows(who.token, host):
         return None
     if who.is_superuser:

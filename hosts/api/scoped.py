@@ -21,7 +21,7 @@ class HostScopedViewSet(AuditedMixin):
             raise exceptions.NotFound(f"No host {self.kwargs.get('host_pk')} is visible to you.")
         return host
 
-    @property
+    @cached_property
     def who(self) -> access.Caller:
         return request_caller(self.request)
 

@@ -270,3 +270,32 @@ def test_prune_is_for_host_admins_and_bad_input_is_named(
     )
     assert bad_port.status_code == 400 and "ports" in bad_port.json()["fields"]
     assert people["dave"].get("/api/v1/hosts/999999/containers/x/").status_code == 404
+
+
+def test_the_list_costs_the_same_queries_for_3_or_12_containers(
+    testbed: Testbed,
+    host: Host,
+    people: dict[str, APIClient],
+    engine1: docker.DockerClient,
+    names: Callable[[], str],
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from hosts.access import OWNER_TEAM_LABEL, OWNER_USER_LABEL
+
+    def count_queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = people["dave"].get(f"/api/v1/containers/?host={host.pk}&label=qcount")
+        assert response.status_code == 200
+        return len(captured.captured_queries)
+
+    count_queries()  # the token's first use records last_used_at: one write, once
+    labels = {OWNER_USER_LABEL: "dave", OWNER_TEAM_LABEL: "red", "qcount": "1"}
+    for _ in range(3):
+        engine1.containers.create(testbed.images[0], ["true"], name=names(), labels=labels)
+    few = count_queries()
+    for _ in range(9):
+        engine1.containers.create(testbed.images[0], ["true"], name=names(), labels=labels)
+    assert count_queries() == few
+    assert len(people["dave"].get(f"/api/v1/containers/?label=qcount").json()["results"]) == 12
