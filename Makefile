@@ -3,8 +3,13 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
+NPM ?= npm
+# The dashboard's sources: a build older than any of them is stale.
+FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/index.html frontend/package.json \
+	frontend/package-lock.json frontend/vite.config.ts frontend/tsconfig.json
 
-.PHONY: run install install-dev system-packages test lint typecheck migrations-check pytest bench clean
+.PHONY: run install install-dev system-packages test lint typecheck migrations-check pytest bench clean \
+	frontend frontend-check api-types
 
 # Runtime environment: locked dependencies, then the project itself without touching them.
 $(VENV)/.installed: pyproject.toml requirements.lock
@@ -22,14 +27,43 @@ install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
-run: install
+run: install frontend
 	$(PY) manage.py serve
+
+# The dashboard's npm packages, exactly as package-lock.json pins them (again only when the lock changes).
+frontend/node_modules/.package-lock.json: frontend/package.json frontend/package-lock.json
+	cd frontend && $(NPM) ci --no-audit --no-fund
+	@touch $@
+
+frontend/dist/index.html: frontend/node_modules/.package-lock.json $(FRONTEND_SOURCES)
+	cd frontend && $(NPM) run build
+
+# Builds the dashboard when it is missing or older than its sources. Without Node.js `make run` still
+# works: the server then answers the dashboard's pages with one saying how to build it (API, admin and
+# gateway are unaffected).
+frontend:
+	@if command -v node >/dev/null 2>&1 && command -v $(NPM) >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory frontend/dist/index.html; \
+	else \
+		echo "dockerweb: node/npm not found: the dashboard is not built (install Node.js 20+, then make frontend)"; \
+	fi
+
+# Type check, unit tests (Vitest) and the production build of the dashboard.
+frontend-check: frontend/node_modules/.package-lock.json
+	cd frontend && $(NPM) run typecheck
+	cd frontend && $(NPM) test
+	cd frontend && $(NPM) run build
+
+# Regenerates frontend/src/api/schema.d.ts from the OpenAPI schema (tests/frontend/test_api_types.py fails
+# while it is stale).
+api-types: install-dev frontend/node_modules/.package-lock.json
+	cd frontend && $(NPM) run api:types
 
 # Debian packages the tests need (dockerd, registry, busybox, socat...), installed when missing and root.
 system-packages:
 	@scripts/install-system-packages.sh
 
-test: system-packages install-dev lint typecheck migrations-check pytest
+test: system-packages install-dev lint typecheck migrations-check frontend-check pytest
 
 lint:
 	$(BIN)/ruff check .
@@ -48,4 +82,4 @@ bench: install-dev
 	$(PY) bench/refresh_hosts.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache frontend/node_modules frontend/dist

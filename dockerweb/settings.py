@@ -186,6 +186,16 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns on every request until collectstatic has run
+# The dashboard (frontend/): Vite builds it into frontend/dist; dist/index.html is served by frontend.views
+# at every dashboard route, its assets (dist/dashboard/*) are static files at STATIC_URL + "dashboard/".
+FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
+STATICFILES_DIRS = (
+    [("dashboard", FRONTEND_DIST / "dashboard")] if (FRONTEND_DIST / "dashboard").is_dir() else []
+)
+# Serve what the finders find too, so a fresh build is served before collectstatic runs (tests, development).
+WHITENOISE_USE_FINDERS = True
+# Vite puts a content hash in every asset name: browsers may keep them forever.
+WHITENOISE_IMMUTABLE_FILE_TEST = r"^/static/dashboard/.+-[A-Za-z0-9_-]{8}\.(?:js|css|woff2?|svg|png)$"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

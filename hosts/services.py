@@ -127,6 +127,8 @@ def register_host(
     url: str,
     tls: TLSMaterial | None = None,
     labels: dict[str, str] | None = None,
+    policy: dict[str, Any] | None = None,
+    unowned_access: bool = False,
     created_by: Any = None,
     check: bool = True,
 ) -> Host:
@@ -140,6 +142,8 @@ def register_host(
         tls_key=target.tls.key,
         tls_verify=target.tls.verify,
         labels=labels or {},
+        policy=policy or {},
+        unowned_access=unowned_access,
         created_by=created_by,
     )
     host.full_clean(exclude=["created_by"])

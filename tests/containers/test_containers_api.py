@@ -298,4 +298,4 @@ def test_the_list_costs_the_same_queries_for_3_or_12_containers(
     for _ in range(9):
         engine1.containers.create(testbed.images[0], ["true"], name=names(), labels=labels)
     assert count_queries() == few
-    assert len(people["dave"].get(f"/api/v1/containers/?label=qcount").json()["results"]) == 12
+    assert len(people["dave"].get("/api/v1/containers/?label=qcount").json()["results"]) == 12

@@ -333,3 +333,22 @@ def test_keys_never_reach_a_log_line_or_the_admin(
         response = browser.get(page)
         assert response.status_code == 200, page
         assert key_line not in response.content.decode() and "PRIVATE KEY" not in response.content.decode()
+
+
+def test_a_host_is_created_with_its_policy_settings_and_bad_settings_are_named(
+    testbed: Testbed, alice: User, client_for: Callable[[User | None], APIClient]
+) -> None:
+    api = client_for(alice)
+    body = {
+        "name": "shared",
+        "url": testbed.engine1.unix_url,
+        "unowned_access": True,
+        "policy": {"max_memory": 1 << 30},
+    }
+    created = api.post("/api/v1/hosts/", body, format="json")
+    assert created.status_code == 201, created.json()
+    assert created.json()["policy"] == {"max_memory": 1 << 30} and created.json()["unowned_access"] is True
+    bad = api.post("/api/v1/hosts/", {**body, "name": "bad", "policy": {"max_memory": "lots"}}, format="json")
+    assert bad.status_code == 400 and "policy" in bad.json()["fields"]
+    unknown = api.patch(f"/api/v1/hosts/{created.json()['id']}/", {"policy": {"nope": 1}}, format="json")
+    assert unknown.status_code == 400 and "nope" in unknown.json()["fields"]["policy"][0]
