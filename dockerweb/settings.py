@@ -52,6 +52,14 @@ ENGINE_CONNECT_TIMEOUT = env_float("DOCKERWEB_ENGINE_CONNECT_TIMEOUT", 2.0, mini
 ENGINE_READ_TIMEOUT = env_float("DOCKERWEB_ENGINE_READ_TIMEOUT", 10.0, minimum=0.1)
 HOST_REFRESH_INTERVAL = env_int("DOCKERWEB_HOST_REFRESH_INTERVAL", 30, minimum=1)
 
+# Image jobs (pull, build, push, commit); images/conf.py has the rest of their knobs and defaults.
+IMAGES_JOBS_PER_HOST = env_int("DOCKERWEB_JOBS_PER_HOST", 2, minimum=1)
+IMAGES_JOB_TIME_LIMIT = env_float("DOCKERWEB_JOB_TIME_LIMIT", 3600.0, minimum=1.0)
+IMAGES_JOB_STALE_AFTER = env_float("DOCKERWEB_JOB_STALE_AFTER", 60.0, minimum=15.0)
+IMAGES_MAX_UPLOAD_BYTES = env_int("DOCKERWEB_MAX_UPLOAD_MB", 2048, minimum=1) * 1024 * 1024
+# Build contexts wait here for a worker: workers on other machines need it shared (a volume).
+IMAGES_UPLOAD_DIR = env_str("DOCKERWEB_UPLOAD_DIR", str(DATA_DIR / "build-contexts"))
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -150,6 +158,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(HOST_REFRESH_INTERVAL),
         # A refresh older than one interval is obsolete: the next one is already on its way.
         "options": {"expires": float(HOST_REFRESH_INTERVAL)},
+    },
+    # Jobs whose worker died are failed (or run again), jobs that waited long for a slot are enqueued.
+    "images-detect-stale-jobs": {
+        "task": "images.detect_stale_jobs",
+        "schedule": 30.0,
+        "options": {"expires": 30.0},
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")

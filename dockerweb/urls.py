@@ -8,6 +8,7 @@ from rest_framework.permissions import AllowAny
 urlpatterns = [
     path("api/v1/", include("hosts.api.urls")),
     path("api/v1/", include("containers.api.urls")),
+    path("api/v1/", include("images.api.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The docs page is only HTML; the schema it loads needs a signed-in caller.
     path(

@@ -23,6 +23,7 @@ from rest_framework.test import APIClient
 
 from hosts.access import OWNER_TEAM_LABEL, OWNER_USER_LABEL
 from hosts.models import ApiToken, AuditEntry, Grant, Host, Role, Team
+from images.models import Job, Registry
 from tests.testbed import Testbed
 
 pytestmark = pytest.mark.django_db
@@ -219,6 +220,90 @@ MATRIX: dict[tuple[str, str], tuple[Need, Request]] = {
     ),
     ("volume-prune", "POST"): (Need.HOST_ADMIN, lambda c, w: c.post(f"{_h(w)}/volumes/prune/")),
     ("event-list", "GET"): (Need.VIEWER, lambda c, w: c.get(f"{_h(w)}/events/?since=0")),
+    # Images: nothing here can reach a public registry (pulls and pushes name localhost:1, where
+    # nothing listens), and queued jobs that a worker runs later fail at once.
+    ("images-list", "GET"): (Need.AUTHENTICATED, lambda c, w: c.get("/api/v1/images/")),
+    ("image-list", "GET"): (Need.VIEWER, lambda c, w: c.get(f"{_h(w)}/images/")),
+    ("image-detail", "GET"): (Need.VIEWER, lambda c, w: c.get(f"{_h(w)}/images/{w.image}/")),
+    ("image-detail", "DELETE"): (
+        Need.OPERATOR,
+        lambda c, w: c.delete(f"{_h(w)}/images/{_image_copy(w, 'mx-del')}/"),
+    ),
+    ("image-history", "GET"): (Need.VIEWER, lambda c, w: c.get(f"{_h(w)}/images/{w.image}/history/")),
+    ("image-tag", "POST"): (
+        Need.OPERATOR,
+        lambda c, w: c.post(f"{_h(w)}/images/{w.image}/tag/", {"repository": "mx-tag"}, format="json"),
+    ),
+    ("image-export", "GET"): (Need.VIEWER, lambda c, w: c.get(f"{_h(w)}/images/{w.image}/export/")),
+    ("image-load", "POST"): (
+        Need.OPERATOR,
+        lambda c, w: c.post(f"{_h(w)}/images/load/", _tar(), content_type="application/x-tar"),
+    ),
+    ("image-prune", "POST"): (Need.HOST_ADMIN, lambda c, w: c.post(f"{_h(w)}/images/prune/")),
+    ("image-search", "GET"): (
+        Need.VIEWER,
+        lambda c, w: c.get(f"{_h(w)}/images/search/?term={_registry(w).address}/mx"),
+    ),
+    ("image-pull", "POST"): (
+        Need.OPERATOR,
+        lambda c, w: c.post(f"{_h(w)}/images/pull/", {"image": "localhost:1/mx:1"}, format="json"),
+    ),
+    ("image-push", "POST"): (
+        Need.OPERATOR,
+        lambda c, w: c.post(
+            f"{_h(w)}/images/push/",
+            {"image": f"{_registry(w).address}/mx:1", "source": w.image},
+            format="json",
+        ),
+    ),
+    ("image-build", "POST"): (
+        Need.OPERATOR,
+        lambda c, w: c.post(
+            f"{_h(w)}/images/build/", {"dockerfile_text": "FROM scratch\nLABEL mx=1\n"}, format="json"
+        ),
+    ),
+    ("job-list", "GET"): (Need.AUTHENTICATED, lambda c, w: c.get("/api/v1/jobs/")),
+    ("job-list", "POST"): (
+        Need.OPERATOR,
+        lambda c, w: c.post(
+            "/api/v1/jobs/",
+            {"kind": "pull", "host": w.host.pk, "params": {"image": "localhost:1/mx:1"}},
+            format="json",
+        ),
+    ),
+    # Someone else's job: only admins of its host see it (and cancel or retry it).
+    ("job-detail", "GET"): (Need.HOST_ADMIN, lambda c, w: c.get(f"/api/v1/jobs/{foreign_job(w).pk}/")),
+    ("job-cancel", "POST"): (
+        Need.HOST_ADMIN,
+        lambda c, w: c.post(f"/api/v1/jobs/{foreign_job(w).pk}/cancel/"),
+    ),
+    ("job-retry", "POST"): (
+        Need.HOST_ADMIN,
+        lambda c, w: c.post(f"/api/v1/jobs/{foreign_job(w, 'failed').pk}/retry/"),
+    ),
+    ("registry-list", "GET"): (Need.AUTHENTICATED, lambda c, w: c.get("/api/v1/registries/")),
+    ("registry-list", "POST"): (
+        Need.SUPERUSER,
+        lambda c, w: c.post(
+            "/api/v1/registries/",
+            {"name": "mx-new", "url": "http://127.0.0.1:1", "password": "p"},
+            format="json",
+        ),
+    ),
+    ("registry-detail", "GET"): (Need.AUTHENTICATED, lambda c, w: c.get(_r(w))),
+    ("registry-detail", "PUT"): (
+        Need.SUPERUSER,
+        lambda c, w: c.put(_r(w), {"name": "mx", "url": "http://127.0.0.1:1"}, format="json"),
+    ),
+    ("registry-detail", "PATCH"): (
+        Need.SUPERUSER,
+        lambda c, w: c.patch(_r(w), {"username": "robot"}, format="json"),
+    ),
+    ("registry-detail", "DELETE"): (Need.SUPERUSER, lambda c, w: c.delete(_r(w))),
+    ("registry-test", "POST"): (Need.AUTHENTICATED, lambda c, w: c.post(f"{_r(w)}test/")),
+    ("registry-catalog", "GET"): (Need.AUTHENTICATED, lambda c, w: c.get(f"{_r(w)}catalog/")),
+    ("registry-tags", "GET"): (Need.AUTHENTICATED, lambda c, w: c.get(f"{_r(w)}tags/?repository=mx")),
+    ("registry-search", "GET"): (Need.AUTHENTICATED, lambda c, w: c.get(f"{_r(w)}search/?q=mx")),
 }
 
 
@@ -237,6 +322,36 @@ def _tar() -> bytes:
         info.size = 2
         tar.addfile(info, io.BytesIO(b"ok"))
     return buffer.getvalue()
+
+
+def _registry(world: World) -> Registry:
+    """A registry open to everyone at an address where nothing listens."""
+    registry, _ = Registry.objects.get_or_create(name="mx", defaults={"url": "http://127.0.0.1:1"})
+    return registry
+
+
+def _r(world: World) -> str:
+    return f"/api/v1/registries/{_registry(world).pk}/"
+
+
+def _image_copy(world: World, repository: str) -> str:
+    """A fresh tag of the test image, to remove."""
+    client = docker.DockerClient(base_url=world.host.url)
+    try:
+        client.images.get(world.image).tag(repository, "1")
+    finally:
+        client.close()
+    return f"{repository}:1"
+
+
+def foreign_job(world: World, status: str = "queued") -> Job:
+    """A job of someone who is none of the principals (an operator on the host)."""
+    owner, created = User.objects.get_or_create(username="job-owner")
+    if created:
+        Grant.objects.create(user=owner, host=world.host, role=Role.OPERATOR)
+    return Job.objects.create(
+        kind="pull", host=world.host, user=owner, params={"image": "localhost:1/mx:1"}, status=status
+    )
 
 
 # Rows about one container: checked against a container of each owner in OWNERS.
@@ -279,6 +394,10 @@ PER_OBJECT: dict[tuple[str, str], tuple[Need, Request]] = {
     ("volume-detail", "DELETE"): (
         Need.OPERATOR,
         lambda c, w: c.delete(f"{_h(w)}/volumes/{w.volume}/?force=true"),
+    ),
+    ("image-commit", "POST"): (
+        Need.OPERATOR,
+        lambda c, w: c.post(f"{_h(w)}/images/commit/", {"container": w.container}, format="json"),
     ),
 }
 

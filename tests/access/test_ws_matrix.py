@@ -19,6 +19,7 @@ from tests.access.test_matrix import (
     Need,
     Principal,
     World,
+    foreign_job,
     is_allowed,
     owned_objects,
     world,
@@ -55,6 +56,9 @@ WS_MATRIX: dict[str, tuple[Need, bool, Callable[[World], str]]] = {
     ),
     "ws/hosts/<int:host_id>/stats/": (Need.VIEWER, False, lambda w: f"/ws/hosts/{w.host.pk}/stats/"),
     "ws/events/": (Need.VIEWER, False, lambda w: f"/ws/events/?hosts={w.host.pk}"),
+    "ws/jobs/": (Need.AUTHENTICATED, False, lambda w: "/ws/jobs/"),
+    # Someone else's job: only admins of its host may watch it.
+    "ws/jobs/<uuid:job_id>/": (Need.HOST_ADMIN, False, lambda w: f"/ws/jobs/{foreign_job(w).pk}/"),
 }
 
 

@@ -95,7 +95,7 @@ def live_server_url(
     env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "dockerweb.settings"}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "tests.frontend.asgi:application", "--host", "127.0.0.1",
+            [sys.executable, "-m", "uvicorn", "dockerweb.asgi:application", "--host", "127.0.0.1",
              "--port", str(port), "--lifespan", "off", "--no-access-log"],
             cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip

@@ -1,0 +1,1 @@
+"""Image workflows: engine images, jobs (create, run, cancel, retry, stale detection), build contexts."""

@@ -1,0 +1,251 @@
+"""Image workflows for the REST API: list, inspect, history, tag, remove, prune, export, load, search.
+
+Every engine call is admitted first (hosts.admission); engine failures surface as hosts.engine errors
+carrying the engine's message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from asgiref.sync import async_to_sync
+
+from hosts import access
+from hosts.access import Caller
+from hosts.admission import admit
+from hosts.engine import Conflict, EngineError, EngineTarget, InvalidRequest, async_client, open_engine
+from hosts.engine.errors import raise_for_status, translate_errors
+from hosts.models import Host
+from images.models import Registry
+from images.registry import RegistryError, matching_registry
+from images.registry import search as registry_search
+
+NONE_TAG = "<none>:<none>"
+NONE_DIGEST = "<none>@<none>"
+
+
+class ImageInUse(Conflict):
+    """Removing the image would break containers; `containers` lists the ones the caller may see."""
+
+    code = "image_in_use"
+
+    def __init__(self, message: str, *, host: str, containers: list[dict[str, str]], hidden: int) -> None:
+        super().__init__(message, host=host, engine_status=409)
+        self.containers = containers
+        self.hidden = hidden
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "containers": self.containers, "hidden_containers": self.hidden}
+
+
+@dataclass(frozen=True)
+class HostFailure:
+    host: Host
+    message: str
+
+
+def _engine(host: Host) -> Any:
+    return open_engine(EngineTarget.of(host))
+
+
+def _created(value: Any) -> str | None:
+    if isinstance(value, int | float) and value > 0:
+        return datetime.fromtimestamp(value, UTC).isoformat().replace("+00:00", "Z")
+    return None
+
+
+def _users(who: Caller, host: Host, containers: list[dict[str, Any]]) -> dict[str, tuple[list[Any], int]]:
+    """Containers by image id: the ones the caller may see, and how many others there are."""
+    users: dict[str, tuple[list[Any], int]] = {}
+    for container in containers:
+        seen, hidden = users.setdefault(container.get("ImageID", ""), ([], 0))
+        if access.can_see_object(who, host, container.get("Labels")):
+            name = (container.get("Names") or ["/"])[0].lstrip("/")
+            seen.append({"id": container["Id"], "name": name, "state": container.get("State", "")})
+        else:
+            users[container.get("ImageID", "")] = (seen, hidden + 1)
+    return users
+
+
+def summary(
+    who: Caller, host: Host, image: dict[str, Any], users: dict[str, tuple[list[Any], int]]
+) -> dict[str, Any]:
+    tags = [tag for tag in image.get("RepoTags") or [] if tag != NONE_TAG]
+    digests = [digest for digest in image.get("RepoDigests") or [] if digest != NONE_DIGEST]
+    seen, hidden = users.get(image["Id"], ([], 0))
+    return {
+        "host": host.pk,
+        "host_name": host.name,
+        "id": image["Id"],
+        "short_id": image["Id"].removeprefix("sha256:")[:12],
+        "repo_tags": tags,
+        "repo_digests": digests,
+        "size": image.get("Size") or 0,
+        "created": _created(image.get("Created")),
+        "labels": image.get("Labels") or {},
+        "dangling": not tags,
+        "containers": seen,
+        "containers_hidden": hidden,
+    }
+
+
+def _matches(item: dict[str, Any], text: str) -> bool:
+    text = text.lower()
+    return text in item["id"] or any(text in tag.lower() for tag in item["repo_tags"] + item["repo_digests"])
+
+
+async def _list_one(host: Host, filters: dict[str, list[str]]) -> tuple[list[Any], list[Any]]:
+    target = EngineTarget.of(host)
+    query = {"filters": json.dumps(filters)} if filters else {}
+    with translate_errors(host.name, connect_timeout=2, read_timeout=20):
+        async with async_client(target, read_timeout=20) as client:
+            images, containers = await asyncio.gather(
+                client.get("/images/json", params=query), client.get("/containers/json", params={"all": "1"})
+            )
+        raise_for_status(images, host.name)
+        raise_for_status(containers, host.name)
+        return list(images.json()), list(containers.json())
+
+
+def list_images(
+    who: Caller, hosts: list[Host], filters: dict[str, list[str]], text: str = ""
+) -> tuple[list[dict[str, Any]], list[HostFailure]]:
+    """Images of the given hosts (asked concurrently), newest first; a down host is reported, not fatal."""
+    for host in hosts:
+        admit(who, host, "GET", "/images/json", {}, None, b"")
+
+    async def gather() -> list[tuple[list[Any], list[Any]] | BaseException]:
+        return await asyncio.gather(*(_list_one(host, filters) for host in hosts), return_exceptions=True)
+
+    items: list[dict[str, Any]] = []
+    failures: list[HostFailure] = []
+    for host, result in zip(hosts, async_to_sync(gather)(), strict=True):
+        if isinstance(result, EngineError):
+            failures.append(HostFailure(host, result.message))
+            continue
+        if isinstance(result, BaseException):
+            raise result
+        images, containers = result
+        users = _users(who, host, containers)
+        items.extend(
+            item
+            for item in (summary(who, host, image, users) for image in images)
+            if not text or _matches(item, text)
+        )
+    items.sort(key=lambda item: (item["created"] or "", item["host_name"]), reverse=True)
+    return items, failures
+
+
+def inspect_image(who: Caller, host: Host, ref: str) -> dict[str, Any]:
+    admit(who, host, "GET", f"/images/{ref}/json", {}, None, b"")
+    with _engine(host) as client:
+        details: dict[str, Any] = client.api.inspect_image(ref)
+        containers = client.api.containers(all=True, filters={"ancestor": details["Id"]})
+    seen, hidden = _users(who, host, containers).get(details["Id"], ([], 0))
+    return {**details, "UsedBy": seen, "UsedByHidden": hidden}
+
+
+def image_history(who: Caller, host: Host, ref: str) -> list[dict[str, Any]]:
+    admit(who, host, "GET", f"/images/{ref}/history", {}, None, b"")
+    with _engine(host) as client:
+        return list(client.api.history(ref))
+
+
+def tag_image(who: Caller, host: Host, ref: str, repository: str, tag: str) -> str:
+    admit(who, host, "POST", f"/images/{ref}/tag", {"repo": [repository], "tag": [tag]}, None, b"")
+    with _engine(host) as client:
+        client.api.inspect_image(ref)  # the SDK's tag() answers a missing image with False, not a 404
+        client.api.tag(ref, repository, tag)
+    return f"{repository}:{tag}"
+
+
+def remove_image(
+    who: Caller, host: Host, ref: str, *, force: bool = False, noprune: bool = False
+) -> list[Any]:
+    """Remove an image; without `force`, refuse while containers use it and name them."""
+    admit(
+        who, host, "DELETE", f"/images/{ref}", {"force": [str(force)], "noprune": [str(noprune)]}, None, b""
+    )
+    with _engine(host) as client:
+        image_id = client.api.inspect_image(ref)["Id"]
+        if not force:
+            users = _users(who, host, client.api.containers(all=True))
+            seen, hidden = users.get(image_id, ([], 0))
+            if seen or hidden:
+                names = ", ".join(c["name"] for c in seen) + (
+                    f" and {hidden} more" if hidden and seen else ""
+                )
+                count = len(seen) + hidden
+                raise ImageInUse(
+                    f"Image {ref!r} is used by {count} container{'s' if count > 1 else ''}"
+                    f"{': ' + names if seen else ''}; remove them first, or remove with force=true.",
+                    host=host.name,
+                    containers=seen,
+                    hidden=hidden,
+                )
+        return list(client.api.remove_image(ref, force=force, noprune=noprune) or [])
+
+
+def prune_images(who: Caller, host: Host, *, dangling_only: bool = True) -> dict[str, Any]:
+    """Remove dangling images, or every image no container uses (host admins)."""
+    admit(who, host, "POST", "/images/prune", {}, None, b"")
+    with _engine(host) as client:
+        result: dict[str, Any] = client.api.prune_images(filters={"dangling": dangling_only})
+    result["ImagesDeleted"] = result.get("ImagesDeleted") or []
+    return result
+
+
+def export_image(who: Caller, host: Host, ref: str) -> Iterator[bytes]:
+    """`docker save`: the image as a tar stream; a missing image raises before the first byte."""
+    admit(who, host, "GET", f"/images/{ref}/get", {}, None, b"")
+    stack = ExitStack()
+    client = stack.enter_context(_engine(host))
+    try:
+        client.api.inspect_image(ref)
+        chunks = client.api.get_image(ref, chunk_size=256 * 1024)
+    except BaseException as exc:
+        # Through the client's context, so the failure becomes an EngineError (a 404 here).
+        if not stack.__exit__(type(exc), exc, exc.__traceback__):
+            raise
+        raise  # pragma: no cover - the context never swallows an error
+
+    def stream() -> Iterator[bytes]:
+        with stack:
+            yield from chunks
+
+    return stream()
+
+
+def load_images(who: Caller, host: Host, chunks: Iterable[bytes]) -> list[str]:
+    """`docker load` from a tar stream; returns what the engine loaded (errors inside its 200 included)."""
+    admit(who, host, "POST", "/images/load", {}, "application/x-tar", b"")
+    loaded: list[str] = []
+    with _engine(host) as client:
+        for line in client.api.load_image(chunks, quiet=True):
+            if line.get("error") or line.get("errorDetail"):
+                detail = line.get("errorDetail") or {}
+                raise InvalidRequest(str(detail.get("message") or line.get("error")), host=host.name)
+            text = str(line.get("stream") or "").strip()
+            if text:
+                loaded.append(text)
+    return loaded
+
+
+def search(who: Caller, host: Host, term: str, limit: int = 25) -> list[dict[str, Any]]:
+    """A known registry's repositories for `registry/term`; otherwise the engine's own (Docker Hub) search."""
+    registries = list(Registry.objects.usable_by(who.user).prefetch_related("teams"))
+    registry = matching_registry(registries, term) if "/" in term else None
+    if registry is not None and term.lower().startswith(registry.address + "/"):
+        try:
+            return registry_search(registry, term.split("/", 1)[1], limit)
+        except RegistryError as exc:
+            raise EngineError(exc.message, host=registry.name, engine_status=exc.status) from exc
+    admit(who, host, "GET", "/images/search", {"term": [term]}, None, b"")
+    with _engine(host) as client:
+        return list(client.api.search(term, limit=limit))
