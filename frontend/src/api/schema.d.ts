@@ -419,6 +419,214 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/hosts/{host_pk}/images/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description One host's images: list, inspect, history, tag, remove, prune, export, load, search, and jobs. */
+        get: operations["hosts_images_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hosts/{host_pk}/images/{ref}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description `docker image inspect`, plus the containers using the image (those you may see). */
+        get: operations["hosts_images_retrieve"];
+        put?: never;
+        post?: never;
+        /** @description Remove the image; without force, refused (409) while containers use it, naming them. */
+        delete: operations["hosts_images_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hosts/{host_pk}/images/{ref}/export/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description `docker save`: the image as a tar download, streamed. */
+        get: operations["hosts_images_export_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hosts/{host_pk}/images/{ref}/history/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The image's layers, newest first. */
+        get: operations["hosts_images_history_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hosts/{host_pk}/images/{ref}/tag/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description One host's images: list, inspect, history, tag, remove, prune, export, load, search, and jobs. */
+        post: operations["hosts_images_tag_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hosts/{host_pk}/images/build/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description Build as a job from a tar upload (multipart `context`, or the raw body), a Dockerfile text with
+         *     files, or a git URL; optionally push the tags when done.
+         */
+        post: operations["hosts_images_build_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hosts/{host_pk}/images/commit/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Commit one of your containers to an image, as a job. */
+        post: operations["hosts_images_commit_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hosts/{host_pk}/images/load/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description `docker load` from an uploaded tar (as written by export / docker save), streamed to the engine. */
+        post: operations["hosts_images_load_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hosts/{host_pk}/images/prune/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Remove dangling images (or every unused one with dangling=false); host admins. */
+        post: operations["hosts_images_prune_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hosts/{host_pk}/images/pull/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Pull an image as a job, with the matching registry's credentials. */
+        post: operations["hosts_images_pull_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hosts/{host_pk}/images/push/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Push an image (tagging `source` first if given) to a registry dockerweb knows, as a job. */
+        post: operations["hosts_images_push_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hosts/{host_pk}/images/search/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Search a known registry's catalog (term `registry/name`), else the engine's (Docker Hub) search. */
+        get: operations["hosts_images_search_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/hosts/{host_pk}/networks/": {
         parameters: {
             query?: never;
@@ -630,6 +838,92 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/images/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Images across every visible host, asked concurrently; a down host is reported, not fatal. */
+        get: operations["images_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Your jobs (and every job on hosts you administer): create, list, retrieve, cancel, retry. */
+        get: operations["jobs_list"];
+        put?: never;
+        /** @description Start a job of any kind on a host (builds here take dockerfile_text or git_url). */
+        post: operations["jobs_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Your jobs (and every job on hosts you administer): create, list, retrieve, cancel, retry. */
+        get: operations["jobs_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs/{id}/cancel/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Cancel: a queued job at once (200); a running one is stopped by its worker (202). */
+        post: operations["jobs_cancel_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs/{id}/retry/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Queue a failed or cancelled job again, with the same parameters. */
+        post: operations["jobs_retry_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/me/": {
         parameters: {
             query?: never;
@@ -641,6 +935,112 @@ export interface paths {
         get: operations["me_retrieve"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/registries/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Registries with their credentials (write-only); catalog, tags and search through their v2 API. */
+        get: operations["registries_list"];
+        put?: never;
+        /** @description Registries with their credentials (write-only); catalog, tags and search through their v2 API. */
+        post: operations["registries_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/registries/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Registries with their credentials (write-only); catalog, tags and search through their v2 API. */
+        get: operations["registries_retrieve"];
+        /** @description Registries with their credentials (write-only); catalog, tags and search through their v2 API. */
+        put: operations["registries_update"];
+        post?: never;
+        /** @description Registries with their credentials (write-only); catalog, tags and search through their v2 API. */
+        delete: operations["registries_destroy"];
+        options?: never;
+        head?: never;
+        /** @description Registries with their credentials (write-only); catalog, tags and search through their v2 API. */
+        patch: operations["registries_partial_update"];
+        trace?: never;
+    };
+    "/api/v1/registries/{id}/catalog/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The registry's repositories, a page at a time (`Link: <...>; rel="next"`). */
+        get: operations["registries_catalog_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/registries/{id}/search/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Repositories whose name contains `q`, shaped like `docker search` results. */
+        get: operations["registries_search_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/registries/{id}/tags/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A repository's tags, a page at a time (`Link: <...>; rel="next"`). */
+        get: operations["registries_tags_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/registries/{id}/test/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Check the stored credentials against the registry's `/v2/` (Basic or Bearer token). */
+        post: operations["registries_test_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -757,6 +1157,46 @@ export interface components {
             /** Format: double */
             readonly duration_ms: number | null;
         };
+        /** @description One of: `context` (a tar, optionally gzip), `dockerfile_text` (plus `files`), or `git_url`. */
+        BuildRequest: {
+            dockerfile_text?: string;
+            /** @description Files placed in the context by their names */
+            files?: string[];
+            /** @description Context files as text: {"app/run.sh": "..."} */
+            file_texts?: {
+                [key: string]: string;
+            };
+            /** @description A git URL the engine fetches */
+            git_url?: string;
+            dockerfile?: string;
+            tags?: string[];
+            buildargs?: {
+                [key: string]: string;
+            };
+            labels?: {
+                [key: string]: string;
+            };
+            target?: string;
+            /** @default false */
+            nocache: boolean;
+            /**
+             * @description Always pull newer FROM images
+             * @default false
+             */
+            pull: boolean;
+            networkmode?: string;
+            platform?: string;
+            /**
+             * @description Push every tag when the build succeeds
+             * @default false
+             */
+            push: boolean;
+            /**
+             * Format: binary
+             * @description The build context: a tar, optionally gzip
+             */
+            context?: string;
+        };
         BulkRequest: {
             action: components["schemas"]["ActionEnum"];
             /** @description [{"host": 1, "id": "..."}] */
@@ -768,6 +1208,20 @@ export interface components {
              * @default false
              */
             force: boolean;
+        };
+        CommitRequest: {
+            container: string;
+            /** @description repository[:tag] */
+            image?: string;
+            comment?: string;
+            author?: string;
+            /** @description Dockerfile instructions to apply, e.g. ["CMD [\"sh\"]", "ENV A=1"] */
+            changes?: string[];
+            /**
+             * @description Pause the container while committing
+             * @default true
+             */
+            pause: boolean;
         };
         ConnectRequest: {
             container: string;
@@ -934,6 +1388,76 @@ export interface components {
             name: string;
             role: components["schemas"]["RoleEnum"];
         };
+        ImageSummary: {
+            host: number;
+            host_name: string;
+            id: string;
+            short_id: string;
+            repo_tags: string[];
+            repo_digests: string[];
+            size: number;
+            created: string | null;
+            labels: {
+                [key: string]: string;
+            };
+            dangling: boolean;
+            /** @description Containers using it you may see */
+            containers: {
+                [key: string]: unknown;
+            }[];
+            /** @description Containers using it you may not see */
+            containers_hidden: number;
+        };
+        Job: {
+            /** Format: uuid */
+            id: string;
+            kind: components["schemas"]["KindEnum"];
+            status: string;
+            host: number;
+            host_name: string;
+            user: string;
+            registry: number | null;
+            params: {
+                [key: string]: unknown;
+            };
+            progress: {
+                [key: string]: unknown;
+            };
+            result: {
+                [key: string]: unknown;
+            };
+            /** @description The engine's message when the job failed */
+            error: string;
+            attempts: number;
+            cancel_requested: boolean;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            started_at: string | null;
+            /** Format: date-time */
+            finished_at: string | null;
+            /** Format: date-time */
+            heartbeat_at: string | null;
+            /** @description Grows with every change */
+            seq: number;
+        };
+        /** @description `POST /jobs/`: a kind, a host, and that kind's parameters (a build: dockerfile_text or git_url). */
+        JobCreateRequest: {
+            kind: components["schemas"]["KindEnum"];
+            host: number;
+            /** @description The fields of the kind's action endpoint */
+            params: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * @description * `pull` - Pull
+         *     * `build` - Build
+         *     * `push` - Push
+         *     * `commit` - Commit
+         * @enum {string}
+         */
+        KindEnum: "pull" | "build" | "push" | "commit";
         Me: {
             username: string;
             is_superuser: boolean;
@@ -1040,6 +1564,51 @@ export interface components {
             previous?: string | null;
             results: components["schemas"]["Host"][];
         };
+        PaginatedImageSummaryList: {
+            /** @example 123 */
+            count: number;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?offset=400&limit=100
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?offset=200&limit=100
+             */
+            previous?: string | null;
+            results: components["schemas"]["ImageSummary"][];
+        };
+        PaginatedJobList: {
+            /** @example 123 */
+            count: number;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?offset=400&limit=100
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?offset=200&limit=100
+             */
+            previous?: string | null;
+            results: components["schemas"]["Job"][];
+        };
+        PaginatedRegistryList: {
+            /** @example 123 */
+            count: number;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?offset=400&limit=100
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?offset=200&limit=100
+             */
+            previous?: string | null;
+            results: components["schemas"]["Registry"][];
+        };
         PaginatedTeamList: {
             /** @example 123 */
             count: number;
@@ -1095,6 +1664,20 @@ export interface components {
             /** @description Operators may act on objects without an owner label (off for shared hosts) */
             unowned_access?: boolean;
         };
+        PatchedRegistryRequest: {
+            name?: string;
+            /** @description API base URL dockerweb calls: https://registry.example.com */
+            url?: string;
+            /** @description The registry as image names carry it (localhost:5000, docker.io); default: the URL's host */
+            server?: string;
+            username?: string;
+            password?: string;
+            /** @description Verify the registry's certificate */
+            tls_verify?: boolean;
+            /** @description PEM CA certificate for a private CA */
+            tls_ca?: string;
+            teams?: string[];
+        };
         PatchedTeamRequest: {
             name?: string;
             description?: string;
@@ -1122,6 +1705,64 @@ export interface components {
          * @enum {string}
          */
         ProtocolEnum: "tcp" | "udp" | "sctp";
+        PruneRequest: {
+            /**
+             * @description false: every image no container uses
+             * @default true
+             */
+            dangling: boolean;
+        };
+        PullRequest: {
+            /** @description Registry id whose credentials to use (default: matching) */
+            registry?: number | null;
+            /** @description What to pull: repository[:tag|@digest] (default tag: latest) */
+            image: string;
+            platform?: string;
+        };
+        PushRequest: {
+            /** @description Registry id whose credentials to use (default: matching) */
+            registry?: number | null;
+            /** @description Where to push: registry/repository[:tag] */
+            image: string;
+            /** @description Tag this local image as `image` first */
+            source?: string;
+        };
+        Registry: {
+            readonly id: number;
+            name: string;
+            /** @description API base URL dockerweb calls: https://registry.example.com */
+            url: string;
+            /** @description The registry as image names carry it (localhost:5000, docker.io); default: the URL's host */
+            server?: string;
+            readonly address: string;
+            username?: string;
+            readonly has_password: boolean;
+            /** @description Verify the registry's certificate */
+            tls_verify?: boolean;
+            /** @description PEM CA certificate for a private CA */
+            tls_ca?: string;
+            teams?: string[];
+            /** @description Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only. */
+            readonly created_by: string;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        RegistryRequest: {
+            name: string;
+            /** @description API base URL dockerweb calls: https://registry.example.com */
+            url: string;
+            /** @description The registry as image names carry it (localhost:5000, docker.io); default: the URL's host */
+            server?: string;
+            username?: string;
+            password?: string;
+            /** @description Verify the registry's certificate */
+            tls_verify?: boolean;
+            /** @description PEM CA certificate for a private CA */
+            tls_ca?: string;
+            teams?: string[];
+        };
         RenameRequest: {
             name: string;
         };
@@ -1147,6 +1788,11 @@ export interface components {
          * @enum {string}
          */
         StatusEnum: "unknown" | "up" | "down";
+        TagRequest: {
+            repository: string;
+            /** @default latest */
+            tag: string;
+        };
         Team: {
             readonly id: number;
             name: string;
@@ -2047,6 +2693,369 @@ export interface operations {
             };
         };
     };
+    hosts_images_list: {
+        parameters: {
+            query?: {
+                /** @description Only untagged (true) or tagged (false) */
+                dangling?: boolean;
+                /** @description key or key=value */
+                label?: string;
+                /** @description Number of results to return per page. */
+                limit?: number;
+                /** @description The initial index from which to return the results. */
+                offset?: number;
+                /** @description Part of a tag, digest or id */
+                q?: string;
+                /** @description Engine filter: repository[:tag] pattern */
+                reference?: string;
+            };
+            header?: never;
+            path: {
+                host_pk: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedImageSummaryList"];
+                };
+            };
+        };
+    };
+    hosts_images_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                host_pk: number;
+                /** @description Image id, or repository[:tag|@digest] */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    hosts_images_destroy: {
+        parameters: {
+            query?: {
+                force?: boolean;
+                noprune?: boolean;
+            };
+            header?: never;
+            path: {
+                host_pk: number;
+                /** @description Image id, or repository[:tag|@digest] */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    hosts_images_export_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                host_pk: number;
+                /** @description Image id, or repository[:tag|@digest] */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-tar": string;
+                };
+            };
+        };
+    };
+    hosts_images_history_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                host_pk: number;
+                /** @description Image id, or repository[:tag|@digest] */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    hosts_images_tag_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                host_pk: number;
+                /** @description Image id, or repository[:tag|@digest] */
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TagRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["TagRequest"];
+                "multipart/form-data": components["schemas"]["TagRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    hosts_images_build_create: {
+        parameters: {
+            query?: {
+                /** @description With a raw tar body */
+                dockerfile?: string;
+                /** @description With a raw tar body: the tags */
+                tags?: string[];
+            };
+            header?: never;
+            path: {
+                host_pk: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "multipart/form-data": components["schemas"]["BuildRequest"];
+                "application/json": components["schemas"]["BuildRequest"];
+                "application/x-tar": string;
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+        };
+    };
+    hosts_images_commit_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                host_pk: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CommitRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["CommitRequest"];
+                "multipart/form-data": components["schemas"]["CommitRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+        };
+    };
+    hosts_images_load_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                host_pk: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/x-tar": string;
+                "application/gzip": string;
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    hosts_images_prune_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                host_pk: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PruneRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["PruneRequest"];
+                "multipart/form-data": components["schemas"]["PruneRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    hosts_images_pull_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                host_pk: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PullRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["PullRequest"];
+                "multipart/form-data": components["schemas"]["PullRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+        };
+    };
+    hosts_images_push_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                host_pk: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PushRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["PushRequest"];
+                "multipart/form-data": components["schemas"]["PushRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+        };
+    };
+    hosts_images_search_retrieve: {
+        parameters: {
+            query: {
+                limit?: number;
+                /** @description registry/name or a Hub term */
+                term: string;
+            };
+            header?: never;
+            path: {
+                host_pk: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
     hosts_networks_list: {
         parameters: {
             query?: never;
@@ -2520,6 +3529,178 @@ export interface operations {
             };
         };
     };
+    images_list: {
+        parameters: {
+            query?: {
+                /** @description Only untagged (true) or tagged (false) */
+                dangling?: boolean;
+                /** @description Host id or name */
+                host?: string;
+                /** @description key or key=value */
+                label?: string;
+                /** @description Number of results to return per page. */
+                limit?: number;
+                /** @description The initial index from which to return the results. */
+                offset?: number;
+                /** @description Part of a tag, digest or id */
+                q?: string;
+                /** @description Engine filter: repository[:tag] pattern */
+                reference?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedImageSummaryList"];
+                };
+            };
+        };
+    };
+    jobs_list: {
+        parameters: {
+            query?: {
+                host?: number;
+                /**
+                 * @description * `pull` - Pull
+                 *     * `build` - Build
+                 *     * `push` - Push
+                 *     * `commit` - Commit
+                 */
+                kind?: "build" | "commit" | "pull" | "push";
+                /** @description Number of results to return per page. */
+                limit?: number;
+                /** @description The initial index from which to return the results. */
+                offset?: number;
+                /**
+                 * @description * `queued` - Queued
+                 *     * `running` - Running
+                 *     * `succeeded` - Succeeded
+                 *     * `failed` - Failed
+                 *     * `cancelled` - Cancelled
+                 */
+                status?: "cancelled" | "failed" | "queued" | "running" | "succeeded";
+                /** @description Owner (admins see others' jobs) */
+                user?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedJobList"];
+                };
+            };
+        };
+    };
+    jobs_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JobCreateRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["JobCreateRequest"];
+                "multipart/form-data": components["schemas"]["JobCreateRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+        };
+    };
+    jobs_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+        };
+    };
+    jobs_cancel_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+        };
+    };
+    jobs_retry_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+        };
+    };
     me_retrieve: {
         parameters: {
             query?: never;
@@ -2535,6 +3716,264 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Me"];
+                };
+            };
+        };
+    };
+    registries_list: {
+        parameters: {
+            query?: {
+                /** @description Number of results to return per page. */
+                limit?: number;
+                /** @description The initial index from which to return the results. */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedRegistryList"];
+                };
+            };
+        };
+    };
+    registries_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegistryRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["RegistryRequest"];
+                "multipart/form-data": components["schemas"]["RegistryRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Registry"];
+                };
+            };
+        };
+    };
+    registries_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this registry. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Registry"];
+                };
+            };
+        };
+    };
+    registries_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this registry. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegistryRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["RegistryRequest"];
+                "multipart/form-data": components["schemas"]["RegistryRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Registry"];
+                };
+            };
+        };
+    };
+    registries_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this registry. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    registries_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this registry. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedRegistryRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["PatchedRegistryRequest"];
+                "multipart/form-data": components["schemas"]["PatchedRegistryRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Registry"];
+                };
+            };
+        };
+    };
+    registries_catalog_retrieve: {
+        parameters: {
+            query?: {
+                /** @description Continue after this entry (from the Link header) */
+                last?: string;
+                /** @description Page size (at most 1000) */
+                n?: number;
+            };
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this registry. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    registries_search_retrieve: {
+        parameters: {
+            query: {
+                limit?: number;
+                q: string;
+            };
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this registry. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    registries_tags_retrieve: {
+        parameters: {
+            query: {
+                /** @description Continue after this entry (from the Link header) */
+                last?: string;
+                /** @description Page size (at most 1000) */
+                n?: number;
+                repository: string;
+            };
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this registry. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    registries_test_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this registry. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
                 };
             };
         };
