@@ -59,6 +59,8 @@ def product_children() -> list[Child]:
                          "--concurrency", concurrency, "--loglevel", "INFO", "-n", "worker@%h"]),
         Child("beat", [python, "-m", "celery", "-A", "dockerweb", "beat", "--loglevel", "INFO",
                        "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME]),
+        # The Docker-protocol gateway is its own listener: no ASGI server carries `Upgrade: tcp` streams.
+        Child("gateway", [python, str(Path(settings.BASE_DIR) / "manage.py"), "gateway"]),
     ]  # fmt: skip
 
 

@@ -38,7 +38,7 @@ def _children_of(pid: int) -> list[int]:
 
 
 def test_serve_starts_all_registers_local_and_stops_on_ctrl_c(testbed: Testbed, tmp_path: Path) -> None:
-    port = _free_port()
+    port, gateway_port = _free_port(), _free_port()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -49,6 +49,7 @@ def test_serve_starts_all_registers_local_and_stops_on_ctrl_c(testbed: Testbed, 
         DOCKERWEB_HTTP=f"127.0.0.1:{port}",
         DOCKER_HOST=testbed.engine1.unix_url,
         DOCKERWEB_HOST_REFRESH_INTERVAL="2",
+        DOCKERWEB_GATEWAY=f"127.0.0.1:{gateway_port}",
     )
     manage = str(Path(settings.BASE_DIR) / "manage.py")
     log_path = tmp_path / "serve.log"
@@ -66,7 +67,7 @@ def test_serve_starts_all_registers_local_and_stops_on_ctrl_c(testbed: Testbed, 
         assert "registered host 'local'" in output and "Docker 20.10" in output
         assert output.count("one-time password") == 1
         names = {line.split()[2] for line in output.splitlines() if line.startswith("[dockerweb] started")}
-        assert names == {"redis", "web", "worker", "beat"}
+        assert names == {"redis", "web", "worker", "beat", "gateway"}
         assert (tmp_path / "redis.sock").exists()
 
         token = subprocess.run(
@@ -89,6 +90,12 @@ def test_serve_starts_all_registers_local_and_stops_on_ctrl_c(testbed: Testbed, 
                 assert time.monotonic() < deadline, log_path.read_text()[-3000:]
                 time.sleep(0.3)
         assert [(h["name"], h["status"]) for h in hosts] == [("local", "up")]
+        # The gateway answers for host `local` with the engine's own ping headers.
+        ping = urllib.request.Request(
+            f"http://127.0.0.1:{gateway_port}/hosts/local/_ping", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(ping, timeout=10) as response:  # noqa: S310 - loopback URL
+            assert response.read() == b"OK" and response.headers["Api-Version"] == "1.41"
         # beat + worker refresh it on their own (interval 2 s here).
         first_check = hosts[0]["last_checked_at"]
         deadline = time.monotonic() + 20
@@ -100,7 +107,7 @@ def test_serve_starts_all_registers_local_and_stops_on_ctrl_c(testbed: Testbed, 
             time.sleep(0.5)
 
         children = _children_of(serve.pid)
-        assert len(children) == 4
+        assert len(children) == 5
         serve.send_signal(signal.SIGINT)
         assert serve.wait(30) == 0
         for pid in children:

@@ -35,9 +35,12 @@ class Command(BaseCommand):
             supervisor.stop_all()
             raise
         host, port = settings.HTTP_ADDRESS
+        gateway_host, gateway_port = settings.GATEWAY_ADDRESS
         self.stdout.write(
             f"\n  dockerweb is running: open http://{host}:{port}/ "
-            f"(API docs: http://{host}:{port}/api/v1/docs/). Ctrl-C stops everything.\n"
+            f"(API docs: http://{host}:{port}/api/v1/docs/).\n"
+            f"  Docker CLI: DOCKER_HOST=tcp://{gateway_host}:{gateway_port}/hosts/local with your token in "
+            f'config.json "HttpHeaders". Ctrl-C stops everything.\n'
         )
         raise SystemExit(supervisor.watch())
 
