@@ -181,11 +181,12 @@ def admit(
                     raise access.AccessDenied(f"No such {target[0].rstrip('s')}: {target[1]}", not_found=True)
                 if action is not Action.VIEW:
                     access.may_act_on(who, host, labels, action)
-        owner = access.owner_labels(who, host)
+        # owner_labels costs two queries and only creates use it: not on every call (the gateway admits
+        # every request, most of them reads).
+        creates = method.upper() == "POST" and bool(_CREATES.search(policy.canonical_path(path)))
+        owner = access.owner_labels(who, host) if creates else None
         if not access.policy_applies(who, host):
-            if _CREATES.search(policy.canonical_path(path)) and method.upper() == "POST":
-                return _with_owner_labels(body, content_type, owner)
-            return None
+            return _with_owner_labels(body, content_type, owner) if owner is not None else None
         settings = policy.PolicySettings.from_dict(host.policy or {})
         return policy.check_request(
             method,
@@ -195,7 +196,7 @@ def admit(
             body,
             settings,
             lookups,
-            owner=(owner[access.OWNER_USER_LABEL], owner.get(access.OWNER_TEAM_LABEL)),
+            owner=(owner[access.OWNER_USER_LABEL], owner.get(access.OWNER_TEAM_LABEL)) if owner else None,
         )
     finally:
         lookups.close()
