@@ -46,6 +46,21 @@ CSRF_TRUSTED_ORIGINS = env_list("DOCKERWEB_CSRF_TRUSTED_ORIGINS", [])
 
 HTTP_ADDRESS = env_address("DOCKERWEB_HTTP", "127.0.0.1:8000")
 GATEWAY_ADDRESS = env_address("DOCKERWEB_GATEWAY", "127.0.0.1:2375")
+# The Docker-protocol gateway: concurrent requests/streams one token may hold (more get 429), connections
+# held at once, keep-alive idle close (streams exempt), time for a request head and between body reads.
+GATEWAY_MAX_STREAMS_PER_TOKEN = env_int("DOCKERWEB_GATEWAY_MAX_STREAMS_PER_TOKEN", 64, minimum=1)
+GATEWAY_MAX_CONNECTIONS = env_int("DOCKERWEB_GATEWAY_MAX_CONNECTIONS", 2048, minimum=1)
+GATEWAY_IDLE_TIMEOUT = env_float("DOCKERWEB_GATEWAY_IDLE_TIMEOUT", 120.0, minimum=1.0)
+GATEWAY_REQUEST_TIMEOUT = env_float("DOCKERWEB_GATEWAY_REQUEST_TIMEOUT", 60.0, minimum=1.0)
+# Seconds a verified token and a host row are reused: a revoked token stops within this time (0: not reused).
+GATEWAY_AUTH_CACHE_SECONDS = env_float("DOCKERWEB_GATEWAY_AUTH_CACHE_SECONDS", 2.0, minimum=0.0)
+GATEWAY_DB_THREADS = env_int("DOCKERWEB_GATEWAY_DB_THREADS", 8, minimum=1)
+# Largest list response (containers, networks, volumes) buffered to filter it for a non-admin.
+GATEWAY_MAX_FILTERED_BYTES = env_int("DOCKERWEB_GATEWAY_MAX_FILTERED_BYTES", 64 << 20, minimum=1 << 16)
+# TLS towards clients (PEM files); with a client CA, client certificates are verified.
+GATEWAY_TLS_CERT = env_str("DOCKERWEB_GATEWAY_TLS_CERT")
+GATEWAY_TLS_KEY = env_str("DOCKERWEB_GATEWAY_TLS_KEY")
+GATEWAY_TLS_CLIENT_CA = env_str("DOCKERWEB_GATEWAY_TLS_CLIENT_CA")
 
 # Engine connections: a dead host must answer "down" quickly, never hang a worker.
 ENGINE_CONNECT_TIMEOUT = env_float("DOCKERWEB_ENGINE_CONNECT_TIMEOUT", 2.0, minimum=0.1)

@@ -1,28 +1,20 @@
-"""Gateway settings, read from the environment once (to move into dockerweb/settings.py as GATEWAY_*)."""
+"""Gateway settings (from dockerweb/settings.py) and the fixed sizes that bound its buffers."""
 
 from __future__ import annotations
 
-from dockerweb.env import env_float, env_int, env_str
+from django.conf import settings
 
-# Concurrent requests (streams and hijacked sessions included) one token may hold open; more get 429.
-MAX_STREAMS_PER_TOKEN = env_int("DOCKERWEB_GATEWAY_MAX_STREAMS_PER_TOKEN", 64, minimum=1)
-# Client connections the gateway holds at once; the listener stops accepting above this.
-MAX_CONNECTIONS = env_int("DOCKERWEB_GATEWAY_MAX_CONNECTIONS", 2048, minimum=1)
-# A kept-alive connection with no request for this long is closed (streams and sessions are exempt).
-IDLE_TIMEOUT = env_float("DOCKERWEB_GATEWAY_IDLE_TIMEOUT", 120.0, minimum=1.0)
-# Time allowed for a request head, and between two reads of a request body (slow or stuck clients).
-REQUEST_TIMEOUT = env_float("DOCKERWEB_GATEWAY_REQUEST_TIMEOUT", 60.0, minimum=1.0)
-# Seconds a verified token (and a host row) is reused before the database is asked again: revoking a
-# token or changing a host takes effect within this time. 0 reads both on every request.
-AUTH_CACHE_SECONDS = env_float("DOCKERWEB_GATEWAY_AUTH_CACHE_SECONDS", 2.0, minimum=0.0)
-# Threads for the database and the admission checks (which may ask the engine about an object).
-DB_THREADS = env_int("DOCKERWEB_GATEWAY_DB_THREADS", 8, minimum=1)
-# Largest list response (containers, networks, volumes, df) buffered to filter it for a non-admin.
-MAX_FILTERED_BYTES = env_int("DOCKERWEB_GATEWAY_MAX_FILTERED_BYTES", 64 << 20, minimum=1 << 16)
-# TLS on the client side: PEM files; with a client CA, clients must present a certificate it signed.
-TLS_CERT = env_str("DOCKERWEB_GATEWAY_TLS_CERT")
-TLS_KEY = env_str("DOCKERWEB_GATEWAY_TLS_KEY")
-TLS_CLIENT_CA = env_str("DOCKERWEB_GATEWAY_TLS_CLIENT_CA")
+# The gateway's knobs come from dockerweb/settings.py (DOCKERWEB_GATEWAY_*); named here once for its modules.
+MAX_STREAMS_PER_TOKEN: int = settings.GATEWAY_MAX_STREAMS_PER_TOKEN
+MAX_CONNECTIONS: int = settings.GATEWAY_MAX_CONNECTIONS
+IDLE_TIMEOUT: float = settings.GATEWAY_IDLE_TIMEOUT
+REQUEST_TIMEOUT: float = settings.GATEWAY_REQUEST_TIMEOUT
+AUTH_CACHE_SECONDS: float = settings.GATEWAY_AUTH_CACHE_SECONDS
+DB_THREADS: int = settings.GATEWAY_DB_THREADS
+MAX_FILTERED_BYTES: int = settings.GATEWAY_MAX_FILTERED_BYTES
+TLS_CERT: str = settings.GATEWAY_TLS_CERT
+TLS_KEY: str = settings.GATEWAY_TLS_KEY
+TLS_CLIENT_CA: str = settings.GATEWAY_TLS_CLIENT_CA
 
 # Not settings: sizes that bound every buffer.
 READ_CHUNK = 64 * 1024  # one read from a socket
