@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from channels.db import database_sync_to_async
@@ -54,7 +55,7 @@ class LogsConsumer(EngineConsumer):
         async with async_client(self.target) as client:
             containers = await self.containers(client)
         self.hub: Hub = hub()
-        self.subscriber = Subscriber(accepts=self._accepts, batch_items=BATCH_LINES)
+        self.subscriber = Subscriber(accepts=self._accepts(), batch_items=BATCH_LINES)
         self.merger = Merger([c.name for c in containers], REORDER_HOLD if len(containers) > 1 else 0.0)
         self.resumed = asyncio.Event()
         self.resumed.set()
@@ -78,8 +79,12 @@ class LogsConsumer(EngineConsumer):
         ref = str(self.scope["url_route"]["kwargs"]["container"])
         return [await self.resolve_container(client, ref)]
 
-    def _accepts(self, item: Any) -> bool:
-        return not isinstance(item, LogLine) or self.filter.accepts(item)
+    def _accepts(self) -> Callable[[Any], bool] | None:
+        """What the viewer's queue lets in: everything (no call per line) unless a filter is set."""
+        line_filter = self.filter
+        if line_filter.passes_all:
+            return None
+        return lambda item: not isinstance(item, LogLine) or line_filter.accepts(item)
 
     async def cleanup(self) -> None:
         streams, self.streams = getattr(self, "streams", []), []
@@ -99,6 +104,7 @@ class LogsConsumer(EngineConsumer):
 
     async def on_filter(self, content: dict[str, Any]) -> None:
         self.filter = LineFilter.from_params(content)
+        self.subscriber.accepts = self._accepts()
         await self.send_json({"type": "filter", **self.filter.describe()})
 
     # Delivery
@@ -127,10 +133,13 @@ class LogsConsumer(EngineConsumer):
     async def deliver(self, items: list[Any], skipped: int, now: float) -> bool:
         """Send one round; True when every stream has ended."""
         merger = self.merger
-        for item in items:
+        start = 0
+        for index, item in enumerate(items):
             if isinstance(item, LogLine):
-                merger.add(item, now)
                 continue
+            # Lines go to the merger a run at a time (a read of history brings thousands).
+            merger.add_many(items[start:index], now)
+            start = index + 1
             assert isinstance(item, Control)
             if item.kind == "caught_up":
                 merger.caught_up(item.source)
@@ -141,6 +150,7 @@ class LogsConsumer(EngineConsumer):
                 merger.ended(item.source)
                 if item.data.get("error"):
                     await self.send_error(item.data["error"])
+        merger.add_many(items[start:], now)
         await self.send_lines(merger.release(now, everything=merger.finished))
         if skipped:
             await self.send_json({"type": "skipped", "count": skipped})
@@ -154,7 +164,10 @@ class LogsConsumer(EngineConsumer):
         for start in range(0, len(lines), BATCH_LINES):
             chunk = lines[start : start + BATCH_LINES]
             # Each line's JSON is made once by the shared stream; a batch is a join, not a dump per viewer.
-            body = ",".join(line.as_json(with_ts) for line in chunk)
+            if with_ts:
+                body = ",".join(map(LogLine.as_json, chunk))
+            else:
+                body = ",".join(line.as_json(False) for line in chunk)
             await self.send(text_data='{"type":"lines","lines":[' + body + "]}")
 
 

@@ -4,6 +4,7 @@
 - fanout: fan-out; one engine stream per key and process, bounded per-viewer queues with skip counts.
 - engine: inspect/list calls and following a container through restarts and host outages.
 - logs, stats, events: the shared streams; exec: hijacked exec sessions.
+- raw: engine GETs read straight off the connection, for the busiest bodies (logs).
 """
 
 from containers.streams.engine import ContainerInfo, inspect_container, list_containers

@@ -13,20 +13,25 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, cast
 
-import httpx
-
-from containers.streams.engine import ContainerInfo, ContainerStream, engine_errors, stream_timeout
+from containers.streams.engine import ContainerInfo, ContainerStream, engine_errors
 from containers.streams.fanout import Control, Subscriber, hub
 from containers.streams.frames import LogLine, LogParser, as_bool, engine_since, parse_since, timestamp_ns
+from containers.streams.raw import raw_get
 from hosts.engine import EngineError, EngineTarget, async_client
-from hosts.engine.errors import raise_for_status
 
 # What a viewer joining a running stream is replayed (its `tail` lines, at most this many).
 MAX_REPLAY_LINES = 5_000
 MAX_REPLAY_BYTES = 4 * 1024 * 1024
 MAX_TAIL = 1_000_000
+# The engine's answer is parsed this much at a time (~400 lines, well under a millisecond). Between pieces the
+# event loop gets a turn: other viewers and streams are served, and the engine's next writes are taken off
+# the socket rather than left to fill it (the engine then waits).
+LOG_READ_SIZE = 16 * 1024
+_TS_NS = attrgetter("ts_ns")
+_TEXT = attrgetter("text")
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,10 @@ class LogStream(ContainerStream):
     def __init__(self, key: Any, target: EngineTarget, container: ContainerInfo, options: LogOptions) -> None:
         super().__init__(key, target, container)
         self.options = options
-        self.ring: deque[LogLine] = deque()
+        # What a viewer who joins is replayed: the newest lines, kept as the reads brought them (lines, sizes,
+        # bytes), and cut to the `tail` and MAX_REPLAY_BYTES when someone joins.
+        self.ring: deque[tuple[list[LogLine], list[int], int]] = deque()
+        self.ring_count = 0
         self.ring_bytes = 0
         self.ring_lines = (
             MAX_REPLAY_LINES if options.tail == "all" else min(int(options.tail), MAX_REPLAY_LINES)
@@ -68,33 +76,60 @@ class LogStream(ContainerStream):
         self.last_ns = 0
         self.engine_requests = 0  # how many times the engine was asked (tests and benchmarks read it)
 
+    def replay(self) -> tuple[list[LogLine], list[int]]:
+        """The newest `ring_lines` lines (and their sizes), fewer if they hold more than MAX_REPLAY_BYTES."""
+        limit = self.ring_lines
+        lines = [line for batch in self.ring for line in batch[0]][-limit:]
+        sizes = [size for batch in self.ring for size in batch[1]][-limit:]
+        total, start = sum(sizes), 0
+        while start < len(sizes) and total > MAX_REPLAY_BYTES:
+            total -= sizes[start]
+            start += 1
+        return lines[start:], sizes[start:]
+
     def on_attach(self, subscriber: Any) -> None:
-        for line in self.ring:
-            subscriber.offer(line, len(line.text))
+        if self.ring:
+            subscriber.offer_many(*self.replay())
         if self.caught_up:
             subscriber.control(Control("caught_up", self.container.name))
         super().on_attach(subscriber)
 
-    def _emit(self, lines: list[LogLine], resume_ns: int) -> None:
-        ring, limit = self.ring, self.ring_lines
-        for line in lines:
-            # After a reconnect `since` repeats the last line(s) already sent.
-            if resume_ns and line.ts_ns and line.ts_ns <= resume_ns:
-                continue
-            if line.ts_ns > self.last_ns:
-                self.last_ns = line.ts_ns
-            size = len(line.text)
-            if limit:
-                ring.append(line)
-                self.ring_bytes += size
-                while len(ring) > limit or self.ring_bytes > MAX_REPLAY_BYTES:
-                    self.ring_bytes -= len(ring.popleft().text)
-            for subscriber in self.subscribers:
-                subscriber.offer(line, size)
+    def _remember(self, lines: list[LogLine], sizes: list[int]) -> None:
+        """Keep a read's lines for replay; drop the oldest reads that no replay can reach any more."""
+        limit = self.ring_lines
+        if not limit:
+            return
+        if len(lines) > limit:
+            lines, sizes = lines[-limit:], sizes[-limit:]
+        ring = self.ring
+        total = sum(sizes)
+        ring.append((lines, sizes, total))
+        self.ring_count += len(lines)
+        self.ring_bytes += total
+        while len(ring) > 1:
+            oldest, _, oldest_bytes = ring[0]
+            # The oldest read is out of reach when the newer ones hold the tail, or more bytes than a replay.
+            if self.ring_count - len(oldest) < limit and self.ring_bytes - oldest_bytes <= MAX_REPLAY_BYTES:
+                break
+            ring.popleft()
+            self.ring_count -= len(oldest)
+            self.ring_bytes -= oldest_bytes
 
-    async def _read(
-        self, client: httpx.AsyncClient, *, follow: bool, tail: str, since: str, resume_ns: int = 0
-    ) -> None:
+    def _emit(self, lines: list[LogLine], resume_ns: int) -> None:
+        """Offer what one read brought to every viewer, and keep the newest lines for viewers who join."""
+        if resume_ns:  # after a reconnect `since` repeats the last line(s) already sent
+            lines = [line for line in lines if not line.ts_ns or line.ts_ns > resume_ns]
+        if not lines:
+            return
+        newest = max(map(_TS_NS, lines))
+        if newest > self.last_ns:
+            self.last_ns = newest
+        sizes = list(map(len, map(_TEXT, lines)))
+        self._remember(lines, sizes)
+        for subscriber in tuple(self.subscribers):
+            subscriber.offer_many(lines, sizes)
+
+    async def _read(self, *, follow: bool, tail: str, since: str, resume_ns: int = 0) -> None:
         params: dict[str, Any] = {
             "stdout": 1,
             "stderr": 1,
@@ -106,21 +141,20 @@ class LogStream(ContainerStream):
             params["since"] = since
         parser = LogParser(self.container.name, self.container.tty)
         self.engine_requests += 1
-        path = f"/containers/{self.container.id}/logs"
-        with engine_errors(self.target):
-            async with client.stream("GET", path, params=params, timeout=stream_timeout()) as response:
-                if not response.is_success:
-                    await response.aread()
-                    raise_for_status(response, self.target.name)
-                async for chunk in response.aiter_raw():
+        # Read raw (raw_get): the engine flushes every entry on its own, too many pieces for httpx.
+        async with raw_get(self.target, f"/containers/{self.container.id}/logs", params) as response:
+            with engine_errors(self.target):
+                async for chunk in response.iter_bytes(LOG_READ_SIZE):
                     self._emit(parser.feed(chunk), resume_ns)
+                    if len(chunk) == LOG_READ_SIZE:  # more is waiting: first let everyone else have a turn
+                        await asyncio.sleep(0)
         self._emit(parser.flush(), resume_ns)
 
     async def run(self) -> None:
         options, name = self.options, self.container.name
         async with async_client(self.target) as client:
             if options.tail != "0" or not options.follow:
-                await self._read(client, follow=False, tail=options.tail, since=options.since)
+                await self._read(follow=False, tail=options.tail, since=options.since)
             self.caught_up = True
             self.control(Control("caught_up", name))
             if not options.follow:
@@ -138,7 +172,7 @@ class LogStream(ContainerStream):
                 started = time.monotonic()
                 # wait_until_running says what happened (host down, container gone).
                 with contextlib.suppress(EngineError):
-                    await self._read(client, follow=True, tail=tail, since=since, resume_ns=resume)
+                    await self._read(follow=True, tail=tail, since=since, resume_ns=resume)
                 if await self.wait_until_running(client) is None:
                     break
                 if time.monotonic() - started < 0.2:  # an engine that keeps closing the stream at once
