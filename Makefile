@@ -80,6 +80,9 @@ pytest:
 
 bench: install-dev
 	$(PY) bench/refresh_hosts.py
+	$(PY) bench/policy_check.py
+	$(PY) bench/containers.py
+	$(PY) bench/gateway.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache frontend/node_modules frontend/dist
