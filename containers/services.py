@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -226,8 +227,10 @@ def _held_stream(host: Host, start: Callable[[Any], tuple[Iterator[bytes], T]]) 
     try:
         chunks, meta = start(client.api)
     except BaseException:
-        stack.close()
-        raise
+        # Leave open_engine's context with the exception, so it is translated (NotFound -> 404), not a 500.
+        if not stack.__exit__(*sys.exc_info()):
+            raise
+        raise AssertionError("unreachable: open_engine never swallows an exception") from None
 
     def stream() -> Iterator[bytes]:
         with stack:

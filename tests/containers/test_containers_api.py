@@ -206,6 +206,8 @@ def test_lifecycle_logs_and_files(
     assert api.delete(f"/api/v1/hosts/{host.pk}/containers/{name}-x/?force=true").status_code == 204
     missing = api.get(f"/api/v1/hosts/{host.pk}/containers/{name}-x/")
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    missing_logs = api.get(f"/api/v1/hosts/{host.pk}/containers/{name}-x/logs/")
+    assert missing_logs.status_code == 404 and missing_logs.json()["code"] == "not_found"
 
 
 def test_the_list_spans_hosts_and_reports_a_down_host(
