@@ -23,6 +23,7 @@ from hosts.admission import admit
 from hosts.engine import EngineError, EngineTarget, async_client, open_engine
 from hosts.engine.errors import raise_for_status, translate_errors
 from hosts.models import Host
+from images.registry import credentials_for
 
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
@@ -159,7 +160,9 @@ def pull_if_missing(who: Caller, host: Host, image: str) -> None:
             image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
         )
         admit(who, host, "POST", "/images/create", {"fromImage": [repository], "tag": [tag]}, None, b"")
-        for line in client.api.pull(repository, tag=tag, stream=True, decode=True):
+        # Always an explicit AuthConfig: without one the SDK would send this process's own docker login.
+        credentials = credentials_for(who.user, image)
+        for line in client.api.pull(repository, tag=tag, stream=True, decode=True, auth_config=credentials):
             if "error" in line:
                 raise EngineError(str(line.get("error")), host=host.name)
 

@@ -47,6 +47,11 @@ def auth_config(registry: Registry | None) -> dict[str, str]:
     return {"username": registry.username, "password": registry.password, "serveraddress": registry.address}
 
 
+def credentials_for(user: Any, image: str) -> dict[str, str]:
+    """The AuthConfig for pulling `image` as `user`: the matching registry they may use, or anonymous."""
+    return auth_config(matching_registry(Registry.objects.usable_by(user).prefetch_related("teams"), image))
+
+
 def registry_auth_header(registry: Registry | None) -> str:
     """The `X-Registry-Auth` value for a pull or push."""
     config = auth_config(registry)

@@ -17,6 +17,7 @@ from . import conf, streams
 from .streams import ByteStream
 
 Headers = list[tuple[bytes, bytes]]
+Json = dict[str, Any] | list[Any]  # a reply body the gateway writes itself
 Event = h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]
 
 # Hop-by-hop headers (RFC 9110 7.6.1) and what the gateway sets itself; never copied across.
@@ -255,9 +256,7 @@ def raw_head(response: h11.Response) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
-def json_reply(
-    status: int, payload: dict[str, Any], extra: Headers | None = None
-) -> tuple[h11.Response, bytes]:
+def json_reply(status: int, payload: Json, extra: Headers | None = None) -> tuple[h11.Response, bytes]:
     """An error (or small) reply in the engine's JSON shape: the docker CLI prints its `message`."""
     body = json.dumps(payload).encode() + b"\n"
     headers: Headers = [

@@ -20,7 +20,7 @@ import h11
 from hosts import access, admission, policy
 from hosts.engine import EngineError
 
-from . import checks, conf, filtering, http, routing, splice, streams
+from . import checks, conf, filtering, http, local, routing, splice, streams
 from .checks import AuditNote, Resolved
 from .http import ClientGone, EngineSide
 from .splice import stop_tasks
@@ -74,7 +74,7 @@ class Exchange:
             await self.reply(400, {"message": f"dockerweb gateway: bad request: {exc}"})
             return False
 
-    async def reply(self, status: int, payload: dict[str, str], extra: http.Headers | None = None) -> bool:
+    async def reply(self, status: int, payload: http.Json, extra: http.Headers | None = None) -> bool:
         """Answer without the engine; True when the connection can carry another request."""
         self.status = status
         if not self.client.can_reply:
@@ -131,6 +131,14 @@ class Exchange:
                 500, {"message": "dockerweb gateway: internal error; see the gateway log."}
             )
         self.user = resolved.who.user.get_username()
+        answer = local.find(self.method, endpoint.canonical)
+        if answer is not None:
+            try:
+                answered = await run_sync(answer, resolved.who, resolved.host, target.query)
+            except EngineError as exc:
+                return await self.reply(502, {"message": f"dockerweb gateway: {exc}"})
+            if answered is not None:
+                return await self.reply(200, answered)
         if endpoint.listing == "container" and resolved.filters_listings:
             self.hides_env = not await run_sync(checks.may_view_secrets, resolved)
         if endpoint.audited:
@@ -434,6 +442,14 @@ class Exchange:
                 await asyncio.wait_for(self.body_done.wait(), conf.REQUEST_TIMEOUT)
             await stop_tasks(self.reader)
         self.status = head.status_code
+        if self.note is not None:
+            # Recorded as the session starts (a console open for hours shows in the audit log at once), and
+            # before the client sees the 101: `docker run` sends /start right after it, and the log must
+            # read attach, then start.
+            self.note.status = head.status_code
+            self.note.duration_ms = (time.monotonic() - self.started) * 1000
+            note, self.note = self.note, None
+            await self.conn.gateway.run_sync(note.record)
         if isinstance(head, h11.InformationalResponse):
             upgraded = h11.InformationalResponse(
                 status_code=101, headers=list(head.headers.raw_items()), reason=head.reason
@@ -443,12 +459,6 @@ class Exchange:
             await self.client.stream.send(http.raw_head(head))
         to_engine, client_closed = self.client.conn.trailing_data
         to_client, _ = engine.conn.trailing_data
-        if self.note is not None:
-            # Recorded as the session starts: a console open for hours shows in the audit log at once.
-            self.note.status = head.status_code
-            self.note.duration_ms = (time.monotonic() - self.started) * 1000
-            note, self.note = self.note, None
-            await self.conn.gateway.run_sync(note.record)
         await splice.splice(
             self.client.stream,
             engine.stream,

@@ -239,13 +239,33 @@ def load_images(who: Caller, host: Host, chunks: Iterable[bytes]) -> list[str]:
 
 def search(who: Caller, host: Host, term: str, limit: int = 25) -> list[dict[str, Any]]:
     """A known registry's repositories for `registry/term`; otherwise the engine's own (Docker Hub) search."""
-    registries = list(Registry.objects.usable_by(who.user).prefetch_related("teams"))
-    registry = matching_registry(registries, term) if "/" in term else None
-    if registry is not None and term.lower().startswith(registry.address + "/"):
-        try:
-            return registry_search(registry, term.split("/", 1)[1], limit)
-        except RegistryError as exc:
-            raise EngineError(exc.message, host=registry.name, engine_status=exc.status) from exc
+    found = search_known_registry(who, term, limit)
+    if found is not None:
+        return found
     admit(who, host, "GET", "/images/search", {"term": [term]}, None, b"")
     with _engine(host) as client:
         return list(client.api.search(term, limit=limit))
+
+
+def search_known_registry(who: Caller, term: str, limit: int = 25) -> list[dict[str, Any]] | None:
+    """The repositories matching `registry/term` when `registry` is one `who` may use, else None."""
+    if "/" not in term:
+        return None
+    registry = matching_registry(Registry.objects.usable_by(who.user).prefetch_related("teams"), term)
+    if registry is None or not term.lower().startswith(registry.address + "/"):
+        return None
+    try:
+        return registry_search(registry, term.split("/", 1)[1], limit)
+    except RegistryError as exc:
+        raise EngineError(exc.message, host=registry.name, engine_status=exc.status) from exc
+
+
+def gateway_search(who: Caller, host: Host, query: dict[str, list[str]]) -> list[dict[str, Any]] | None:
+    """The gateway's `GET /images/search` (hosts.gateway.local): `docker search localhost:5000/web` reads
+    that registry's catalog; other terms (None) go to the engine."""
+    term = (query.get("term") or [""])[0]
+    try:
+        limit = max(1, min(int((query.get("limit") or ["25"])[0]), 100))
+    except ValueError:
+        limit = 25
+    return search_known_registry(who, term, limit)

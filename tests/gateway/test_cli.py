@@ -14,7 +14,9 @@ import docker
 import docker.errors
 import httpx
 import pytest
+from django.contrib.auth.models import User
 
+from images.models import Registry
 from tests.gateway.clis import DockerCli, find_docker_clis
 from tests.gateway.conftest import IMAGE, Gateway
 
@@ -40,6 +42,9 @@ class Docker:
     def direct(self, *args: str) -> subprocess.CompletedProcess[str]:
         """The same command straight at engine1's socket."""
         return self.cli.run(*args, docker_host=self.gateway.testbed.engine1.unix_url)
+
+    def direct_status(self, *args: str) -> int:
+        return self.cli.run(*args, docker_host=self.gateway.testbed.engine1.unix_url, check=False).returncode
 
     @property
     def tag(self) -> str:
@@ -93,6 +98,24 @@ def test_pull_from_the_local_registry(dk: Docker) -> None:
     assert (
         dk("image", "inspect", "-f", fmt, ref).stdout == dk.direct("image", "inspect", "-f", fmt, ref).stdout
     )
+
+
+def test_search_reads_the_catalog_of_a_registry_dockerweb_knows(dk: Docker, committed: None) -> None:
+    testbed = dk.gateway.testbed
+    term = f"{testbed.registry}/busy"
+    alice = User.objects.get(username="alice")
+    registry = Registry.objects.create(
+        name=f"gw-search-{dk.tag}", url=testbed.registry_url, server=testbed.registry, created_by=alice
+    )
+    try:
+        found = dk("search", "--format", "{{.Name}}", term)
+        assert found.stdout.split() == [f"{testbed.registry}/busybox"]
+        assert dk("search", "--format", "{{.Name}}", f"{testbed.registry}/no-such-repo").stdout == ""
+    finally:
+        registry.delete()
+    # Unknown to dockerweb, the term goes to the engine, which has no way to search a v2 registry.
+    assert dk("search", term, check=False).returncode != 0
+    assert dk.direct_status("search", term) != 0
 
 
 def test_run_rm_prints_the_output(dk: Docker) -> None:

@@ -180,6 +180,13 @@ def test_registry_credentials_are_used_but_never_shown(
         assert pull.status == JobStatus.SUCCEEDED, pull.error
         listed = people["dave"].get(f"/api/v1/registries/{registry_id}/tags/?repository=team/app").json()
         assert listed["tags"] == ["2"]
+        # Running a missing image pulls it with the same credentials.
+        engine1.images.remove(image)
+        run = {"image": image, "pull": True, "name": "dave-private-run", "engine_body": {"Cmd": ["true"]}}
+        ran = people["dave"].post(f"/api/v1/hosts/{unix_host.pk}/containers/run/", run, format="json")
+        assert ran.status_code == 201, ran.json()
+        engine1.containers.get("dave-private-run").remove(force=True)
+        engine1.images.remove(image)
 
         # Team blue may not use the registry: it is invisible to erin, and her pull goes anonymously.
         assert people["erin"].get(f"/api/v1/registries/{registry_id}/").status_code == 404
@@ -188,6 +195,11 @@ def test_registry_credentials_are_used_but_never_shown(
         )
         assert refused.status == JobStatus.FAILED and "no basic auth credentials" in refused.error, (
             refused.error
+        )
+        erin_run = {**run, "name": "erin-private-run"}
+        denied = people["erin"].post(f"/api/v1/hosts/{unix_host.pk}/containers/run/", erin_run, format="json")
+        assert denied.status_code >= 400 and "no basic auth credentials" in denied.json()["detail"], (
+            denied.json()
         )
 
         # Wrong credentials: the test says so, and a pull fails with the engine's message.
