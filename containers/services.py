@@ -28,7 +28,6 @@ from images.registry import credentials_for
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
 LIFECYCLE_ACTIONS = ("start", "stop", "restart", "kill", "pause", "unpause")
-HIDDEN = "[hidden]"
 T = TypeVar("T")
 
 
@@ -121,8 +120,7 @@ def inspect_container(who: Caller, host: Host, ref: str) -> dict[str, Any]:
     try:
         access.require(who, host, Action.VIEW_SECRETS)
     except access.AccessDenied:
-        env = (details.get("Config") or {}).get("Env") or []
-        details["Config"]["Env"] = [f"{entry.partition('=')[0]}={HIDDEN}" for entry in env]
+        access.hide_environment(details)
     return details
 
 

@@ -243,3 +243,13 @@ def can_see_object(who: Caller, host: Host, labels: dict[str, str] | None) -> bo
     if role is None:
         return False
     return role is Role.ADMIN or owns(who, host, labels)
+
+
+HIDDEN = "[hidden]"  # in place of the values callers without VIEW_SECRETS may not read
+
+
+def hide_environment(inspect: dict[str, Any]) -> None:
+    """Blank the environment values of a container inspect (names stay: they tell what is configured)."""
+    config = inspect.get("Config")
+    if isinstance(config, dict) and config.get("Env"):
+        config["Env"] = [f"{str(entry).partition('=')[0]}={HIDDEN}" for entry in config["Env"]]

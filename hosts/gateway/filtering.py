@@ -10,9 +10,10 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from hosts import access
+
 from . import conf
 
-HIDDEN = "[hidden]"  # the marker containers.services puts in place of environment values
 Labels = dict[str, str] | None
 Visible = Callable[[Labels], bool]
 # Looks up the labels of a network or volume on the engine (None when it is gone).
@@ -43,8 +44,7 @@ def filter_listing(kind: str, body: bytes, visible: Visible) -> bytes:
     elif kind == "volumes" and isinstance(data, dict):
         data["Volumes"] = _visible_items(data.get("Volumes"), visible, "Labels")
     elif kind == "container" and isinstance(data, dict) and isinstance(data.get("Config"), dict):
-        env = data["Config"].get("Env") or []
-        data["Config"]["Env"] = [f"{str(entry).partition('=')[0]}={HIDDEN}" for entry in env]
+        access.hide_environment(data)
     elif kind == "df" and isinstance(data, dict):
         for key in ("Containers", "Volumes"):
             if key in data:
