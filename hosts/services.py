@@ -266,3 +266,10 @@ def ensure_local_host(marker: Path) -> Host | None:
     Host.objects.filter(pk=host.pk).update(unowned_access=True)
     marker.touch()
     return refresh_host(host.pk)
+
+
+def validation_message(exc: ValidationError) -> str:
+    """A ValidationError as one line, `field: message; field: message`, for commands and import reports."""
+    if hasattr(exc, "error_dict"):
+        return "; ".join(f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items())
+    return " ".join(exc.messages)

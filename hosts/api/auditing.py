@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.core.files.uploadedfile import UploadedFile
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
@@ -24,6 +25,27 @@ def _detail(data: dict[str, Any]) -> str:
     if data.get("rule"):  # a policy denial: keep which rule and which field
         return f"{data['rule']} ({data.get('field', '')}): {detail}"
     return detail
+
+
+def _recorded_body(request: Request) -> Any:
+    """The request body as the audit row keeps it (hosts.audit redacts secrets): JSON as sent; a form or
+    multipart body as its fields, uploaded files by name and size; a raw upload by its content type."""
+    if not hasattr(request, "_full_data"):  # the view never read it
+        return None
+    body = request.data
+    if hasattr(body, "lists"):  # a QueryDict
+        fields = {}
+        for key, values in body.lists():
+            shown = [_file(value) if isinstance(value, UploadedFile) else value for value in values]
+            fields[key] = shown[0] if len(shown) == 1 else shown
+        return fields
+    if isinstance(body, (dict, list)):
+        return body
+    return {"content_type": request.content_type, "streamed": True}
+
+
+def _file(upload: UploadedFile) -> dict[str, Any]:
+    return {"file": upload.name, "size": upload.size}
 
 
 class AuditedMixin(GenericViewSet[Any]):
@@ -48,9 +70,7 @@ class AuditedMixin(GenericViewSet[Any]):
     def _record(self, request: Request, response: Response) -> None:
         started = getattr(self, "_audit_started", None)
         data = response.data if isinstance(getattr(response, "data", None), dict) else {}
-        body: Any = request.data if hasattr(request, "_full_data") else None
-        if body is not None and not isinstance(body, (dict, list)) and not hasattr(body, "items"):
-            body = {"content_type": request.content_type, "streamed": True}  # an upload, not JSON
+        body = _recorded_body(request)
         audit.record(
             who=request_caller(request),
             entry_point=EntryPoint.REST,
@@ -62,7 +82,7 @@ class AuditedMixin(GenericViewSet[Any]):
             path=request.get_full_path(),
             object_id=str(self.kwargs.get("pk") or data.get("id") or ""),
             object_name=str(data.get("name") or ""),
-            body=dict(body) if hasattr(body, "items") else body,
+            body=body,
             status_code=response.status_code,
             detail=_detail(data) if response.status_code >= 400 else "",
             duration_ms=(time.monotonic() - started) * 1000 if started is not None else None,

@@ -8,6 +8,7 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import serializers
 
+from hosts.contexts import MAX_EXPORT_BYTES
 from hosts.models import ApiToken, Host
 from hosts.policy import PolicySettings, PolicySettingsError
 
@@ -146,3 +147,32 @@ class PingSerializer(serializers.Serializer[dict[str, Any]]):
     ok = serializers.BooleanField()
     api_version = serializers.CharField()
     latency_ms = serializers.FloatField()
+
+
+class ContextImportSerializer(serializers.Serializer[dict[str, Any]]):
+    contexts = serializers.ListField(
+        child=serializers.FileField(max_length=255),
+        min_length=1,
+        max_length=50,
+        help_text="Files written by `docker context export NAME FILE` (multipart, the field repeated)",
+    )
+
+    def validate_contexts(self, files: list[Any]) -> list[Any]:
+        for upload in files:
+            if upload.size > MAX_EXPORT_BYTES:
+                raise serializers.ValidationError(
+                    f"{upload.name} is {upload.size} bytes; a context export is at most {MAX_EXPORT_BYTES}."
+                )
+        return files
+
+
+class ContextImportResultSerializer(serializers.Serializer[dict[str, Any]]):
+    name = serializers.CharField(help_text="The context's name (empty if it could not be read)")
+    file = serializers.CharField(help_text="The uploaded file it came from")
+    outcome = serializers.ChoiceField(choices=["added", "skipped", "failed"])
+    message = serializers.CharField()
+    host = HostSerializer(allow_null=True)
+
+
+class ContextImportReportSerializer(serializers.Serializer[dict[str, Any]]):
+    results = ContextImportResultSerializer(many=True)

@@ -8,16 +8,18 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import exceptions, mixins, permissions, status, viewsets
+from rest_framework import exceptions, mixins, parsers, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from hosts import access, services
+from hosts import access, contexts, services
 from hosts.api.auditing import AuditedMixin
 from hosts.api.filters import HostFilter
 from hosts.api.serializers import (
+    ContextImportReportSerializer,
+    ContextImportSerializer,
     EngineInfoSerializer,
     HostSerializer,
     NewTokenSerializer,
@@ -69,7 +71,7 @@ class HostAccessPermission(permissions.BasePermission):
         return self.ACTIONS.get(view.action, access.Action.VIEW)
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        if view.action == "create":
+        if view.action in ("create", "import_contexts"):
             _require(request, None, access.Action.MANAGE_INVENTORY)
         return True
 
@@ -135,6 +137,38 @@ class HostViewSet(AuditedMixin, viewsets.ModelViewSet[Host]):
         host = self.get_object()
         refreshed = services.refresh_host(host.pk)
         return Response(self.get_serializer(refreshed).data)
+
+    @extend_schema(
+        request={"multipart/form-data": ContextImportSerializer},
+        responses=ContextImportReportSerializer,
+        parameters=[CHECK_PARAMETER],
+    )
+    @action(
+        detail=False, methods=["post"], url_path="import-contexts", parser_classes=[parsers.MultiPartParser]
+    )
+    def import_contexts(self, request: Request) -> Response:
+        """Add hosts from `docker context export` files (administrators). Each file is reported: added,
+        skipped (a host of that name exists; it is left alone) or failed with the reason."""
+        serializer = ContextImportSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        check = _check_requested(request)
+        report = []
+        for upload in serializer.validated_data["contexts"]:
+            try:
+                found: contexts.DockerContext | contexts.ContextError = contexts.from_export(upload)
+            except contexts.ContextError as exc:
+                found = exc
+            (result,) = contexts.import_contexts([found], created_by=request.user, check=check)
+            host = (
+                HostSerializer(result.host, context=self.get_serializer_context()).data
+                if result.host
+                else None
+            )
+            report.append(
+                {"name": result.name, "file": upload.name, "outcome": result.outcome.value,
+                 "message": result.message, "host": host}
+            )  # fmt: skip
+        return Response({"results": report})
 
     @extend_schema(responses=EngineInfoSerializer)
     @action(detail=True, methods=["get"])

@@ -18,12 +18,14 @@ from typing import Any
 import docker
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from hosts.access import OWNER_TEAM_LABEL, OWNER_USER_LABEL
 from hosts.models import ApiToken, AuditEntry, Grant, Host, Role, Team
 from images.models import Job, Registry
+from tests.hosts.context_exports import export_bytes
 from tests.testbed import Testbed
 
 pytestmark = pytest.mark.django_db
@@ -120,6 +122,14 @@ MATRIX: dict[tuple[str, str], tuple[Need, Request]] = {
         ),
     ),
     ("host-detail", "DELETE"): (Need.SUPERUSER, lambda c, w: c.delete(f"/api/v1/hosts/{w.host.pk}/")),
+    ("host-import-contexts", "POST"): (
+        Need.SUPERUSER,
+        lambda c, w: c.post(
+            "/api/v1/hosts/import-contexts/?check=false",
+            {"contexts": [SimpleUploadedFile("m.dockercontext", export_bytes("mx-ctx", "unix:///x.sock"))]},
+            format="multipart",
+        ),
+    ),
     ("host-refresh", "POST"): (Need.HOST_ADMIN, lambda c, w: c.post(f"/api/v1/hosts/{w.host.pk}/refresh/")),
     ("host-info", "GET"): (Need.VIEWER, lambda c, w: c.get(f"/api/v1/hosts/{w.host.pk}/info/")),
     ("host-ping", "GET"): (Need.VIEWER, lambda c, w: c.get(f"/api/v1/hosts/{w.host.pk}/ping/")),

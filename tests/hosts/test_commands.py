@@ -90,7 +90,7 @@ def test_importcontexts_adds_unix_and_tls_contexts_and_reports_the_rest(
     call_command("importcontexts", "--docker-config", str(tmp_path))
     captured = capsys.readouterr()
     assert "2 host(s) imported" in captured.out
-    assert "skip taken: a host with this name exists" in captured.out
+    assert "skip taken: A host with this name exists" in captured.out
     assert "skip over-ssh" in captured.err and "Unsupported scheme 'ssh'" in captured.err
     assert Host.objects.get(name="secure").status == "up"
     assert Host.objects.get(name="secure").tls_key == tls.key_pem

@@ -21,12 +21,6 @@ def read_pem(path: str | None, option: str) -> str:
         raise CommandError(f"{option} {path}: {exc.strerror}") from exc
 
 
-def format_validation_error(exc: ValidationError) -> str:
-    if hasattr(exc, "error_dict"):
-        return "; ".join(f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items())
-    return " ".join(exc.messages)
-
-
 class Command(BaseCommand):
     help = "Add a Docker host after checking that it answers; prints the engine version."
 
@@ -57,7 +51,9 @@ class Command(BaseCommand):
                 check=not options["no_check"],
             )
         except ValidationError as exc:
-            raise CommandError(f"Host {options['name']!r} not added: {format_validation_error(exc)}") from exc
+            raise CommandError(
+                f"Host {options['name']!r} not added: {services.validation_message(exc)}"
+            ) from exc
         if host.engine_version:
             self.stdout.write(
                 f"Added host {host.name} ({host.url}): Docker {host.engine_version}, API {host.api_version}"
