@@ -55,6 +55,67 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/certificates/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description TLS client certificates for the Docker-protocol gateway (DOCKER_CERT_PATH with cert.pem, key.pem and
+         *     ca.pem). Yours; administrators see everyone's. The private key is returned once, by create.
+         */
+        get: operations["certificates_list"];
+        put?: never;
+        /**
+         * @description TLS client certificates for the Docker-protocol gateway (DOCKER_CERT_PATH with cert.pem, key.pem and
+         *     ca.pem). Yours; administrators see everyone's. The private key is returned once, by create.
+         */
+        post: operations["certificates_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/certificates/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description TLS client certificates for the Docker-protocol gateway (DOCKER_CERT_PATH with cert.pem, key.pem and
+         *     ca.pem). Yours; administrators see everyone's. The private key is returned once, by create.
+         */
+        get: operations["certificates_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/certificates/{id}/revoke/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Revoke the certificate: the gateway refuses it within seconds. Revoking again changes nothing. */
+        post: operations["certificates_revoke_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/containers/": {
         parameters: {
             query?: never;
@@ -838,6 +899,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/hosts/import-contexts/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description Add hosts from `docker context export` files (administrators). Each file is reported: added,
+         *     skipped (a host of that name exists; it is left alone) or failed with the reason.
+         */
+        post: operations["hosts_import_contexts_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/images/": {
         parameters: {
             query?: never;
@@ -1150,13 +1231,22 @@ export interface components {
             readonly object_id: string;
             readonly object_name: string;
             readonly request_body: unknown;
-            readonly outcome: components["schemas"]["OutcomeEnum"];
+            readonly outcome: components["schemas"]["AuditEntryOutcomeEnum"];
             readonly status_code: number | null;
             /** @description Error message, or the denial's rule and field */
             readonly detail: string;
             /** Format: double */
             readonly duration_ms: number | null;
         };
+        /**
+         * @description * `success` - Succeeded
+         *     * `failure` - Failed
+         *     * `denied` - Denied
+         * @enum {string}
+         */
+        AuditEntryOutcomeEnum: "success" | "failure" | "denied";
+        /** @enum {unknown} */
+        BlankEnum: "";
         /** @description One of: `context` (a tar, optionally gzip), `dockerfile_text` (plus `files`), or `git_url`. */
         BuildRequest: {
             dockerfile_text?: string;
@@ -1208,6 +1298,44 @@ export interface components {
              * @default false
              */
             force: boolean;
+        };
+        Certificate: {
+            readonly id: number;
+            name: string;
+            /** @description Whose certificate: yours by default; administrators may name any user. */
+            user?: string;
+            /** @description hex */
+            readonly serial: string;
+            /** @description SHA-256 of the DER certificate, hex */
+            readonly fingerprint: string;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly expires_at: string;
+            readonly revoked: boolean;
+            /** Format: date-time */
+            readonly revoked_at: string | null;
+            /** Format: date-time */
+            readonly last_used_at: string | null;
+            /** @description Host name patterns (e.g. staging-*) the certificate is limited to; empty: every host. */
+            scope_hosts?: string[];
+            max_role?: components["schemas"]["MaxRoleEnum"] | components["schemas"]["BlankEnum"];
+            /** @description Host name for BuildKit's path-less /grpc and /session calls through the gateway. */
+            default_host?: string | null;
+            /** @description Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only. */
+            readonly issued_by: string;
+        };
+        CertificateRequest: {
+            name: string;
+            /** @description Whose certificate: yours by default; administrators may name any user. */
+            user?: string;
+            /** @description Validity in days (default 365). */
+            expires_in_days?: number;
+            /** @description Host name patterns (e.g. staging-*) the certificate is limited to; empty: every host. */
+            scope_hosts?: string[];
+            max_role?: components["schemas"]["MaxRoleEnum"] | components["schemas"]["BlankEnum"];
+            /** @description Host name for BuildKit's path-less /grpc and /session calls through the gateway. */
+            default_host?: string | null;
         };
         CommitRequest: {
             container: string;
@@ -1288,6 +1416,29 @@ export interface components {
             compose_service: string;
             owner: string;
         };
+        ContextImportReport: {
+            results: components["schemas"]["ContextImportResult"][];
+        };
+        ContextImportRequest: {
+            /** @description Files written by `docker context export NAME FILE` (multipart, the field repeated) */
+            contexts: string[];
+        };
+        ContextImportResult: {
+            /** @description The context's name (empty if it could not be read) */
+            name: string;
+            /** @description The uploaded file it came from */
+            file: string;
+            outcome: components["schemas"]["ContextImportResultOutcomeEnum"];
+            message: string;
+            host: components["schemas"]["Host"] | null;
+        };
+        /**
+         * @description * `added` - added
+         *     * `skipped` - skipped
+         *     * `failed` - failed
+         * @enum {string}
+         */
+        ContextImportResultOutcomeEnum: "added" | "skipped" | "failed";
         EngineInfo: {
             /** @description `docker info` as the engine reports it */
             info: {
@@ -1458,6 +1609,13 @@ export interface components {
          * @enum {string}
          */
         KindEnum: "pull" | "build" | "push" | "commit";
+        /**
+         * @description * `viewer` - Viewer
+         *     * `operator` - Operator
+         *     * `admin` - Admin
+         * @enum {string}
+         */
+        MaxRoleEnum: "viewer" | "operator" | "admin";
         Me: {
             username: string;
             is_superuser: boolean;
@@ -1485,6 +1643,38 @@ export interface components {
                 [key: string]: string;
             };
         };
+        NewCertificate: {
+            readonly id: number;
+            name: string;
+            /** @description Whose certificate: yours by default; administrators may name any user. */
+            user?: string;
+            /** @description hex */
+            readonly serial: string;
+            /** @description SHA-256 of the DER certificate, hex */
+            readonly fingerprint: string;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly expires_at: string;
+            readonly revoked: boolean;
+            /** Format: date-time */
+            readonly revoked_at: string | null;
+            /** Format: date-time */
+            readonly last_used_at: string | null;
+            /** @description Host name patterns (e.g. staging-*) the certificate is limited to; empty: every host. */
+            scope_hosts?: string[];
+            max_role?: components["schemas"]["MaxRoleEnum"] | components["schemas"]["BlankEnum"];
+            /** @description Host name for BuildKit's path-less /grpc and /session calls through the gateway. */
+            default_host?: string | null;
+            /** @description Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only. */
+            readonly issued_by: string;
+            /** @description The certificate, PEM (cert.pem). */
+            readonly certificate: string;
+            /** @description Its private key, PEM (key.pem): shown only in this response, never stored. */
+            readonly private_key: string;
+            /** @description PEM of the CA that signed the gateway's server certificate (ca.pem); empty when this server does not know it. */
+            readonly ca: string;
+        };
         NewToken: {
             readonly id: number;
             name: string;
@@ -1497,13 +1687,6 @@ export interface components {
             /** @description The token itself; shown only in this response. */
             readonly token: string;
         };
-        /**
-         * @description * `success` - Succeeded
-         *     * `failure` - Failed
-         *     * `denied` - Denied
-         * @enum {string}
-         */
-        OutcomeEnum: "success" | "failure" | "denied";
         PaginatedAuditEntryList: {
             /** @example 123 */
             count: number;
@@ -1518,6 +1701,21 @@ export interface components {
              */
             previous?: string | null;
             results: components["schemas"]["AuditEntry"][];
+        };
+        PaginatedCertificateList: {
+            /** @example 123 */
+            count: number;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?offset=400&limit=100
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?offset=200&limit=100
+             */
+            previous?: string | null;
+            results: components["schemas"]["Certificate"][];
         };
         PaginatedContainerSummaryList: {
             /** @example 123 */
@@ -1932,6 +2130,103 @@ export interface operations {
                 };
                 content: {
                     "application/x-ndjson": string;
+                };
+            };
+        };
+    };
+    certificates_list: {
+        parameters: {
+            query?: {
+                /** @description Only unrevoked, unexpired ones */
+                active?: boolean;
+                /** @description Number of results to return per page. */
+                limit?: number;
+                /** @description The initial index from which to return the results. */
+                offset?: number;
+                /** @description Username (administrators) */
+                user?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedCertificateList"];
+                };
+            };
+        };
+    };
+    certificates_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CertificateRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["CertificateRequest"];
+                "multipart/form-data": components["schemas"]["CertificateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NewCertificate"];
+                };
+            };
+        };
+    };
+    certificates_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this client certificate. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Certificate"];
+                };
+            };
+        };
+    };
+    certificates_revoke_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this client certificate. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Certificate"];
                 };
             };
         };
@@ -3525,6 +3820,32 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Host"];
+                };
+            };
+        };
+    };
+    hosts_import_contexts_create: {
+        parameters: {
+            query?: {
+                /** @description Connect to the engine before saving (default true); false stores the host unchecked. */
+                check?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ContextImportRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContextImportReport"];
                 };
             };
         };
