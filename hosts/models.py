@@ -289,3 +289,83 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise PermissionError("The audit log is append-only.")
+
+
+class ClientCertificateAuthority(models.Model):
+    """The CA that issues TLS client certificates for the gateway (hosts.client_certs): one row, made on
+    first use. It lives in the database rather than in files so every web, worker and gateway replica
+    shares it; the key is encrypted like every other secret (hosts.crypto)."""
+
+    purpose = models.CharField(max_length=32, unique=True)
+    cert_pem = models.TextField()
+    key_pem = EncryptedTextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.purpose} CA (until {self.expires_at:%Y-%m-%d})"
+
+
+class ClientCertificateQuerySet(models.QuerySet["ClientCertificate"]):
+    def active(self) -> ClientCertificateQuerySet:
+        return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+
+class ClientCertificate(models.Model):
+    """A TLS client certificate issued to a user for the gateway: the user's identity there, with the same
+    optional limits as a token. Only the certificate's public facts are kept; its key was shown once."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="client_certificates"
+    )
+    # Short enough that "certificate <name>" fits AuditEntry.token_name.
+    name = models.CharField(max_length=80)
+    serial = models.CharField(max_length=40, unique=True, editable=False, help_text="hex")
+    fingerprint = models.CharField(
+        max_length=64, unique=True, editable=False, help_text="SHA-256 of the DER certificate, hex"
+    )
+    cert_pem = models.TextField(editable=False)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    # The limits a token can carry (hosts.access reads them the same way).
+    scope_hosts = models.JSONField(default=list, blank=True)
+    max_role = models.CharField(max_length=16, choices=Role.choices, blank=True, default="")
+    default_host = models.ForeignKey(Host, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    objects = ClientCertificateQuerySet.as_manager()
+
+    LAST_USED_RESOLUTION = ApiToken.LAST_USED_RESOLUTION
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # A revoked certificate's name can be given to its replacement.
+            models.UniqueConstraint(
+                fields=["user", "name"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="unique_active_certificate_name_per_user",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user}, serial {self.serial})"
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    def touch(self) -> None:
+        """Record use, at most once per LAST_USED_RESOLUTION."""
+        now = timezone.now()
+        if self.last_used_at is None or now - self.last_used_at >= self.LAST_USED_RESOLUTION:
+            ClientCertificate.objects.filter(pk=self.pk).update(last_used_at=now)
+            self.last_used_at = now

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from hosts.models import AuditEntry, Grant, Host, Role, Team
@@ -21,6 +22,67 @@ class TeamSerializer(serializers.ModelSerializer[Team]):
         model = Team
         fields = ["id", "name", "description", "members", "created_at"]
         read_only_fields = ["id", "created_at"]
+
+
+class UserSerializer(serializers.ModelSerializer[Any]):
+    """A dockerweb user. The password is write-only and checked by Django's password validators."""
+
+    password = serializers.CharField(
+        write_only=True,
+        required=False,
+        style={"input_type": "password"},
+        help_text="Set or change the password",
+    )
+    teams: serializers.SlugRelatedField[Team] = serializers.SlugRelatedField(
+        slug_field="name", many=True, read_only=True, source="dockerweb_teams"
+    )
+
+    class Meta:
+        model = User
+        fields = [
+            "id", "username", "email", "first_name", "last_name", "is_active", "is_superuser", "password",
+            "teams", "last_login", "date_joined",
+        ]  # fmt: skip
+        read_only_fields = ["id", "last_login", "date_joined", "teams"]
+
+    def validate_password(self, value: str) -> str:
+        try:
+            password_validation.validate_password(value, self.instance)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(list(exc.messages)) from exc
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if self.instance is None and not attrs.get("password"):
+            raise serializers.ValidationError({"password": "A new user needs a password."})
+        request = self.context.get("request")
+        if self.instance is not None and request is not None and self.instance.pk == request.user.pk:
+            # Nobody locks themselves out: another administrator has to do it.
+            if attrs.get("is_active") is False:
+                raise serializers.ValidationError({"is_active": "You cannot deactivate yourself."})
+            if attrs.get("is_superuser") is False:
+                raise serializers.ValidationError(
+                    {"is_superuser": "You cannot remove your own administrator right."}
+                )
+        return attrs
+
+    def create(self, validated_data: dict[str, Any]) -> Any:
+        password = validated_data.pop("password")
+        user = User(**validated_data)
+        user.is_staff = user.is_superuser  # the Django admin follows the dockerweb administrator right
+        user.set_password(password)
+        user.save()
+        return user
+
+    def update(self, instance: Any, validated_data: dict[str, Any]) -> Any:
+        password = validated_data.pop("password", None)
+        for key, value in validated_data.items():
+            setattr(instance, key, value)
+        instance.is_staff = instance.is_superuser
+        if password:
+            instance.set_password(password)
+        instance.save()
+        return instance
 
 
 class GrantSerializer(serializers.ModelSerializer[Grant]):

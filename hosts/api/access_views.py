@@ -7,26 +7,35 @@ from collections.abc import Iterator
 from typing import Any
 
 import django_filters
-from django.db.models import QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, viewsets
+from rest_framework import mixins, permissions, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from hosts import access
-from hosts.api.access_serializers import AuditEntrySerializer, GrantSerializer, MeSerializer, TeamSerializer
+from hosts.api.access_serializers import (
+    AuditEntrySerializer,
+    GrantSerializer,
+    MeSerializer,
+    TeamSerializer,
+    UserSerializer,
+)
 from hosts.api.auditing import AuditedMixin, request_caller
 from hosts.models import AuditEntry, Grant, Team
+
+User = get_user_model()
 
 
 class ManagesInventory(permissions.BasePermission):
     """Writes need hosts.access's inventory right; reads are scoped by each view's queryset."""
 
-    message = "Only administrators may manage teams and grants."
+    message = "Only administrators may manage users, teams and grants."
 
     def has_permission(self, request: Request, view: Any) -> bool:
         if request.method in permissions.SAFE_METHODS and not getattr(view, "admin_only", False):
@@ -44,6 +53,40 @@ class TeamViewSet(AuditedMixin, viewsets.ModelViewSet[Team]):
         who = request_caller(self.request)
         teams = Team.objects.prefetch_related("members")
         return teams if access.can_manage_inventory(who) else teams.filter(members=who.user.pk)
+
+
+class UserFilter(django_filters.FilterSet):
+    search = django_filters.CharFilter(method="filter_search", help_text="Part of the username or email")
+    team = django_filters.CharFilter(field_name="dockerweb_teams__name")
+
+    class Meta:
+        model = User
+        fields = ["is_active", "is_superuser"]
+
+    def filter_search(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        return queryset.filter(Q(username__icontains=value) | Q(email__icontains=value))
+
+
+class UserViewSet(
+    AuditedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet[Any],
+):
+    """Users. Administrators create and change them and deactivate those who leave (never delete: the audit
+    log keeps naming them, and a deactivated user's sessions, tokens and certificates stop working at once);
+    everyone else sees only themselves."""
+
+    serializer_class = UserSerializer
+    permission_classes = [permissions.IsAuthenticated, ManagesInventory]
+    filterset_class = UserFilter
+
+    def get_queryset(self) -> QuerySet[Any]:
+        who = request_caller(self.request)
+        users = User.objects.prefetch_related("dockerweb_teams").order_by("username")
+        return users if access.can_manage_inventory(who) else users.filter(pk=who.user.pk)
 
 
 class GrantFilter(django_filters.FilterSet):

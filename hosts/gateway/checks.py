@@ -1,4 +1,10 @@
-"""The synchronous side of a request: token, host, admission (hosts.admission) and audit rows.
+"""The synchronous side of a request: token or client certificate, host, admission (hosts.admission) and
+audit rows.
+
+A client certificate (its fingerprint, from the connection's TLS handshake) is looked up per request like a
+token, both through a short process-wide cache (AUTH_CACHE_SECONDS, 2 s by default) shared by every
+connection: parallel and reused connections cost no query each, and a revocation, expiry or deactivation
+stops new requests within that time (streams already running go on, as with tokens).
 
 These touch the database (and, for ownership facts, the engine through the SDK), so the server runs them in
 its own thread pool (`SyncRunner`), never on the event loop. Nothing here decides access itself: roles and
@@ -13,18 +19,18 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar
 
 from django.db import DatabaseError, close_old_connections
 
-from hosts import access, admission, audit, policy
+from hosts import access, admission, audit, client_certs, policy
 from hosts.access import AccessDenied, Action, Caller
 from hosts.auth import authenticate_token, token_from_header
 from hosts.engine import EngineTarget
-from hosts.models import ApiToken, EntryPoint, Host, Outcome, Role
+from hosts.models import ApiToken, ClientCertificate, EntryPoint, Host, Outcome, Role
 
 from . import conf, routing
 
@@ -37,6 +43,10 @@ V = TypeVar("V")
 TOKEN_HELP = (
     'put your dockerweb API token in the Docker CLI\'s config.json as "HttpHeaders": '  # noqa: S105
     '{"Authorization": "Bearer <token>"} (or set DOCKER_CUSTOM_HEADERS=Authorization=Bearer <token>)'
+)
+CERTIFICATE_HELP = (
+    "a client certificate for the gateway comes from `manage.py issuecert USER --out DIR` or "
+    "POST /api/v1/certificates/, used with DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=DIR"
 )
 BUILDKIT_HELP = (
     "BuildKit cannot be used through the dockerweb gateway by non-admins; "
@@ -131,13 +141,34 @@ class _Recent(Generic[K, V]):
 
 _tokens: _Recent[bytes, ApiToken | None] = _Recent(conf.AUTH_CACHE_SECONDS)
 _hosts: _Recent[str, Host | None] = _Recent(conf.AUTH_CACHE_SECONDS)
+# Client certificates by fingerprint, revoked and unknown ones too (so their refusal costs no query either):
+# shared by every connection, so a revocation applies to new requests within AUTH_CACHE_SECONDS.
+_certificates: _Recent[str, tuple[ClientCertificate | None, str | None]] = _Recent(conf.AUTH_CACHE_SECONDS)
 
 
-def authenticate(authorization: bytes | None) -> Caller:
-    """The caller behind an `Authorization: Bearer` header; raises Unauthorized."""
-    plaintext = token_from_header(authorization)
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What a request can authenticate with: its Authorization header, and its connection's TLS client
+    certificate (the SHA-256 fingerprint of one the TLS handshake verified)."""
+
+    authorization: bytes | None = None
+    certificate: str | None = None
+    tls: bool = False  # the connection is TLS (so a certificate could have been sent)
+
+
+def authenticate(credentials: Credentials | bytes | None) -> Caller:
+    """The caller behind a request; raises Unauthorized.
+
+    A bearer token, when sent, decides (a header is per request and explicit); otherwise a client
+    certificate issued by dockerweb names the user, with its own limits as a token's."""
+    if not isinstance(credentials, Credentials):
+        credentials = Credentials(credentials)
+    plaintext = token_from_header(credentials.authorization)
+    if plaintext is None and credentials.certificate is not None:
+        return _by_certificate(credentials.certificate)
     if plaintext is None:
-        raise Unauthorized(f"dockerweb gateway: authentication required; {TOKEN_HELP}.")
+        help_text = f"{TOKEN_HELP}; or {CERTIFICATE_HELP}" if credentials.tls else TOKEN_HELP
+        raise Unauthorized(f"dockerweb gateway: authentication required; {help_text}.")
     # Keyed by a digest so the cache holds no usable token.
     key = hashlib.sha256(plaintext.encode()).digest()
     token = _tokens.get(key, lambda: authenticate_token(plaintext) if plaintext else None)
@@ -145,6 +176,27 @@ def authenticate(authorization: bytes | None) -> Caller:
         raise Unauthorized(f"dockerweb gateway: invalid, expired or revoked token; {TOKEN_HELP}.")
     # A Caller per request: its cached team names must not outlive the request.
     return access.caller(token.user, token)
+
+
+def _load_certificate(fingerprint: str) -> tuple[ClientCertificate | None, str | None]:
+    certificate = client_certs.find(fingerprint)
+    refused = client_certs.refusal(certificate)
+    if certificate is not None and refused is None:
+        certificate.touch()
+    return certificate, refused
+
+
+def _by_certificate(fingerprint: str) -> Caller:
+    certificate, refused = _certificates.get(fingerprint, lambda: _load_certificate(fingerprint))
+    if certificate is not None and refused is None and certificate.is_expired:
+        refused = client_certs.refusal(certificate)  # expired since it was cached
+    if certificate is None or refused is not None:
+        raise Unauthorized(
+            f"dockerweb gateway: the TLS client certificate you sent {refused}; it does not authenticate "
+            f"you. Use a valid certificate ({CERTIFICATE_HELP}), or send no certificate and a token: "
+            f"{TOKEN_HELP}."
+        )
+    return access.caller(certificate.user, client_certs.credential(certificate))
 
 
 @dataclass(frozen=True)
@@ -163,8 +215,14 @@ class Resolved:
         return cls(who, host, EngineTarget.of(host), role)
 
     @property
-    def token_id(self) -> int | None:
-        return self.who.token.pk if self.who.token is not None else None
+    def token_id(self) -> Hashable:
+        """What the per-token stream cap counts by: the token, or the client certificate."""
+        token = self.who.token
+        if token is None:
+            return None
+        if token.pk is None:  # a client certificate's limits (hosts.client_certs.credential)
+            return ("certificate", token.name, self.who.user.pk)
+        return token.pk
 
     @property
     def filters_listings(self) -> bool:
@@ -172,10 +230,10 @@ class Resolved:
         return self.role is not Role.ADMIN
 
 
-def resolve(authorization: bytes | None, target: routing.Target) -> Resolved:
+def resolve(credentials: Credentials | bytes | None, target: routing.Target) -> Resolved:
     """Authenticate and find the host; raises Unauthorized or Refused."""
     try:
-        return _resolve(authenticate(authorization), target)
+        return _resolve(authenticate(credentials), target)
     except AccessDenied as exc:
         raise Refused.of(exc, None) from exc
 
@@ -186,8 +244,9 @@ def _resolve(who: Caller, target: routing.Target) -> Resolved:
         host = who.token.default_host if who.token is not None else None
         if host is None:
             raise AccessDenied(
-                "BuildKit's /grpc and /session calls go to your token's default host, and your token has "
-                "none: an admin can set one on the token; or set DOCKER_BUILDKIT=0 for the classic builder."
+                "BuildKit's /grpc and /session calls go to your token's (or certificate's) default host, and "
+                "it has none: an admin can set one on the token, a certificate gets one when issued; or set "
+                "DOCKER_BUILDKIT=0 for the classic builder."
             )
         role = access.role_for(who, host)
         if role is not Role.ADMIN:
@@ -229,13 +288,13 @@ def may_view_secrets(resolved: Resolved) -> bool:
 
 
 def resolve_and_admit(
-    authorization: bytes | None,
+    credentials: Credentials | bytes | None,
     target: routing.Target,
     method: str,
     content_type: str | None,
 ) -> tuple[Resolved, bytes | None]:
     """resolve() then admit() in one trip to the thread pool, for calls whose body admission need not see."""
-    resolved = resolve(authorization, target)
+    resolved = resolve(credentials, target)
     return resolved, admit(resolved, method, target.path, target.query, content_type, b"")
 
 

@@ -13,6 +13,7 @@ from django.conf import settings
 from hosts.engine import EngineTarget
 
 from . import conf, http
+from .checks import Credentials
 from .http import ClientSide, EngineSide
 from .relay import Exchange
 from .streams import ByteStream
@@ -26,11 +27,19 @@ logger = logging.getLogger("hosts.gateway")
 class ClientConnection:
     """Serves the requests of one client connection, one after another."""
 
-    def __init__(self, gateway: Gateway, stream: ByteStream) -> None:
+    def __init__(self, gateway: Gateway, stream: ByteStream, *, certificate: str | None = None) -> None:
         self.gateway = gateway
         self.client = ClientSide(stream)
         self.engine: EngineSide | None = None  # kept alive between requests to the same engine
         self.source_ip = stream.peer.rsplit(":", 1)[0] if ":" in stream.peer else None
+        # The fingerprint of the client certificate the TLS handshake verified: each request is still
+        # authenticated on its own (checks.authenticate), the row behind it re-read every few seconds.
+        self.certificate = certificate
+        self.tls = gateway.ssl_context is not None
+
+    def credentials(self, authorization: bytes | None) -> Credentials:
+        """What a request on this connection can authenticate with."""
+        return Credentials(authorization, self.certificate, self.tls)
 
     async def serve(self) -> None:
         try:

@@ -91,7 +91,7 @@ class Exchange:
         except routing.BadTarget as exc:
             return await self.reply(exc.status, {"message": exc.message})
         endpoint = routing.classify(self.method, target.path)
-        authorization = http.header(self.request.headers, b"authorization")
+        credentials = self.conn.credentials(http.header(self.request.headers, b"authorization"))
         raw_type = http.header(self.request.headers, b"content-type")
         content_type = raw_type.decode("latin-1") if raw_type is not None else None
         run_sync = self.conn.gateway.run_sync
@@ -99,7 +99,7 @@ class Exchange:
         received = b""
         try:
             if admission.needs_body(self.method, target.path):
-                resolved = await run_sync(checks.resolve, authorization, target)
+                resolved = await run_sync(checks.resolve, credentials, target)
                 self.user = resolved.who.user.get_username()
                 read = await self.client.read_body(policy.MAX_BODY_BYTES, conf.REQUEST_TIMEOUT)
                 if read is None:
@@ -112,7 +112,7 @@ class Exchange:
                 body = received if replacement is None else replacement
             else:
                 resolved, _ = await run_sync(
-                    checks.resolve_and_admit, authorization, target, self.method, content_type
+                    checks.resolve_and_admit, credentials, target, self.method, content_type
                 )
         except checks.Unauthorized as exc:
             extra = [(b"WWW-Authenticate", b'Bearer realm="dockerweb"')]

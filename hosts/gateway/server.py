@@ -7,6 +7,7 @@ import contextlib
 import logging
 import ssl
 from collections import Counter
+from collections.abc import Hashable
 
 from . import conf
 from .checks import SyncRunner
@@ -36,7 +37,7 @@ class Gateway:
         self._server: asyncio.Server | None = None
         # Strong references: a connection task held only by its transport can be collected mid-stream.
         self._tasks: set[asyncio.Task[None]] = set()
-        self._streams: Counter[int | None] = Counter()
+        self._streams: Counter[Hashable] = Counter()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
@@ -59,14 +60,15 @@ class Gateway:
                 await asyncio.wait_for(self._server.wait_closed(), 5)
         await asyncio.get_running_loop().run_in_executor(None, self.run_sync.shutdown)
 
-    def acquire(self, token_id: int | None) -> bool:
-        """Count one more open request or stream for this token; False when it is at its cap."""
+    def acquire(self, token_id: Hashable) -> bool:
+        """Count one more open request or stream for this token (or client certificate); False when it is
+        at its cap."""
         if self._streams[token_id] >= self.max_streams_per_token:
             return False
         self._streams[token_id] += 1
         return True
 
-    def release(self, token_id: int | None) -> None:
+    def release(self, token_id: Hashable) -> None:
         self._streams[token_id] -= 1
         if self._streams[token_id] <= 0:
             del self._streams[token_id]
@@ -86,15 +88,18 @@ class Gateway:
                     "gateway: connection limit (%s) reached; refusing %s", conf.MAX_CONNECTIONS, stream.peer
                 )
                 return
+            certificate: str | None = None
             if self.ssl_context is not None:
                 tls = TLSStream(reader, writer, self.ssl_context, server_side=True)
                 stream = tls
                 try:
                     await asyncio.wait_for(tls.handshake(), conf.REQUEST_TIMEOUT)
                 except (ssl.SSLError, ConnectionError, OSError, TimeoutError) as exc:
+                    # An expired or foreign client certificate ends here, with a TLS alert the client shows.
                     logger.info("gateway: TLS handshake with %s failed: %s", stream.peer, exc)
                     return
-            await ClientConnection(self, stream).serve()
+                certificate = tls.peer_fingerprint()
+            await ClientConnection(self, stream, certificate=certificate).serve()
         except (ConnectionError, OSError, TimeoutError, ssl.SSLError) as exc:
             logger.debug("gateway: connection %s ended: %s", stream.peer, exc)
         except Exception:

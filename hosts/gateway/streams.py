@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import socket
 import ssl
 from typing import Protocol, cast
@@ -138,8 +139,19 @@ class TLSStream:
                 if self._incoming.eof:
                     raise ConnectionError("the peer closed the connection during the TLS handshake") from None
                 await self._fill()
+            except ssl.SSLError:
+                # The alert saying why (expired or unknown client certificate...) goes out before the close.
+                with contextlib.suppress(Exception):
+                    self._flush()
+                    await self.writer.drain()
+                raise
         self._flush()
         await self.writer.drain()
+
+    def peer_fingerprint(self) -> str | None:
+        """SHA-256 (hex) of the certificate the peer sent and the handshake verified, or None."""
+        der = self.tls.getpeercert(binary_form=True)
+        return hashlib.sha256(der).hexdigest() if der else None
 
     async def read(self, max_bytes: int = conf.READ_CHUNK) -> bytes:
         while not self._eof:

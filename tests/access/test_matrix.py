@@ -22,8 +22,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
+from hosts import client_certs
 from hosts.access import OWNER_TEAM_LABEL, OWNER_USER_LABEL
-from hosts.models import ApiToken, AuditEntry, Grant, Host, Role, Team
+from hosts.models import ApiToken, AuditEntry, ClientCertificate, Grant, Host, Role, Team
 from images.models import Job, Registry
 from tests.hosts.context_exports import export_bytes
 from tests.testbed import Testbed
@@ -141,6 +142,37 @@ MATRIX: dict[tuple[str, str], tuple[Need, Request]] = {
     ("token-detail", "DELETE"): (
         Need.AUTHENTICATED,
         lambda c, w: c.delete(f"/api/v1/tokens/{_own_token(c).pk}/"),
+    ),
+    # Client certificates: everyone issues and lists their own (a limited token passes its limits on);
+    # someone else's certificate is for inventory administrators only.
+    ("certificate-list", "GET"): (Need.AUTHENTICATED, lambda c, w: c.get("/api/v1/certificates/")),
+    ("certificate-list", "POST"): (
+        Need.AUTHENTICATED,
+        lambda c, w: c.post("/api/v1/certificates/", {"name": _fresh()}, format="json"),
+    ),
+    ("certificate-detail", "GET"): (
+        Need.SUPERUSER,
+        lambda c, w: c.get(f"/api/v1/certificates/{_foreign_certificate(w).pk}/"),
+    ),
+    ("certificate-revoke", "POST"): (
+        Need.SUPERUSER,
+        lambda c, w: c.post(f"/api/v1/certificates/{_foreign_certificate(w).pk}/revoke/"),
+    ),
+    ("user-list", "GET"): (Need.AUTHENTICATED, lambda c, w: c.get("/api/v1/users/")),
+    ("user-list", "POST"): (
+        Need.SUPERUSER,
+        lambda c, w: c.post(
+            "/api/v1/users/", {"username": _fresh(), "password": "a-long-pass-word-9"}, format="json"
+        ),
+    ),
+    ("user-detail", "GET"): (Need.SUPERUSER, lambda c, w: c.get(f"/api/v1/users/{_bystander().pk}/")),
+    ("user-detail", "PATCH"): (
+        Need.SUPERUSER,
+        lambda c, w: c.patch(f"/api/v1/users/{_bystander().pk}/", {"first_name": "B"}, format="json"),
+    ),
+    ("user-detail", "PUT"): (
+        Need.SUPERUSER,
+        lambda c, w: c.put(f"/api/v1/users/{_bystander().pk}/", {"username": "bystander"}, format="json"),
     ),
     ("team-list", "GET"): (Need.AUTHENTICATED, lambda c, w: c.get("/api/v1/teams/")),
     ("team-list", "POST"): (
@@ -431,6 +463,17 @@ def _a_grant(world: World) -> Grant:
 def _foreign_audit_entry(world: World) -> AuditEntry:
     # An entry of someone who is none of the principals: only inventory administrators may read it.
     return AuditEntry.objects.get(username="somebody-else")
+
+
+def _bystander() -> User:
+    """A user who is none of the principals."""
+    return User.objects.get_or_create(username="bystander")[0]
+
+
+def _foreign_certificate(world: World) -> ClientCertificate:
+    """A client certificate of someone who is none of the principals."""
+    owner, _ = User.objects.get_or_create(username="cert-owner")
+    return client_certs.issue(owner, _fresh()).row
 
 
 def _api_patterns() -> set[tuple[str, str]]:
