@@ -1,11 +1,12 @@
-"""Websocket consumers for live container data: logs, exec console, stats and engine events.
+"""Websocket consumers for live container data: logs, exec console, attach, stats and engine events.
 
 Every consumer accepts, then checks authentication and access through hosts.access (and hosts.admission
-for exec); a refusal is an `{"type": "error", "message": ...}` message followed by a close code: 4400 bad
-parameters, 4401 not authenticated, 4403 not allowed, 4404 no such (visible) host or container, 4409
-conflict (e.g. the container is not running), 4502 host unreachable or engine error.
+for exec and attach); a refusal is an `{"type": "error", "message": ...}` message followed by a close code:
+4400 bad parameters, 4401 not authenticated, 4403 not allowed, 4404 no such (visible) host or container,
+4409 conflict (e.g. the container is not running), 4502 host unreachable or engine error.
 """
 
+from containers.consumers.attach import AttachConsumer
 from containers.consumers.base import CloseCode, EngineConsumer
 from containers.consumers.events import EventsConsumer
 from containers.consumers.exec import ExecConsumer
@@ -13,6 +14,7 @@ from containers.consumers.logs import LogsConsumer, MergedLogsConsumer
 from containers.consumers.stats import HostStatsConsumer, StatsConsumer
 
 __all__ = [
+    "AttachConsumer",
     "CloseCode",
     "EngineConsumer",
     "EventsConsumer",

@@ -3,7 +3,8 @@
 - frames: the engine's stream formats (multiplexed frames, timestamped lines) and viewer line filters.
 - fanout: fan-out; one engine stream per key and process, bounded per-viewer queues with skip counts.
 - engine: inspect/list calls and following a container through restarts and host outages.
-- logs, stats, events: the shared streams; exec: hijacked exec sessions.
+- logs, stats, events: the shared streams.
+- hijack: hijacked engine connections (`Upgrade: tcp`); exec and attach: the sessions built on them.
 - raw: engine GETs read straight off the connection, for the busiest bodies (logs).
 """
 

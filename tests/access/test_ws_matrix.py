@@ -44,6 +44,12 @@ WS_MATRIX: dict[str, tuple[Need, bool, Callable[[World], str]]] = {
         True,
         lambda w: f"/ws/hosts/{w.host.pk}/containers/{w.container}/exec/?cmd=true&tty=0",
     ),
+    # Attach without start=1 to the running container, then leave: a detach, the container goes on.
+    "ws/hosts/<int:host_id>/containers/<str:container>/attach/": (
+        Need.OPERATOR,
+        True,
+        lambda w: f"/ws/hosts/{w.host.pk}/containers/{w.container}/attach/",
+    ),
     "ws/hosts/<int:host_id>/containers/<str:container>/stats/": (
         Need.VIEWER,
         True,

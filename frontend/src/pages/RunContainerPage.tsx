@@ -51,6 +51,8 @@ export function RunContainerPage() {
   const [workdir, setWorkdir] = useState("");
   const [tty, setTty] = useState(false);
   const [interactive, setInteractive] = useState(false);
+  // `docker run -it`: a terminal and open stdin, then the console attached to the main process starts it.
+  const [runIt, setRunIt] = useState(search.get("it") === "1");
   const [privileged, setPrivileged] = useState(false);
   const [engineBody, setEngineBody] = useState("");
   const [errors, setErrors] = useState<FormErrors>({ fields: {}, form: null });
@@ -116,8 +118,8 @@ export function RunContainerPage() {
     if (network.trim()) body.network = network.trim();
     if (user.trim()) body.user = user.trim();
     if (workdir.trim()) body.working_dir = workdir.trim();
-    if (tty) body.tty = true;
-    if (interactive) body.stdin_open = true;
+    if (tty || runIt) body.tty = true;
+    if (interactive || runIt) body.stdin_open = true;
     let extra: Record<string, unknown> = {};
     if (engineBody.trim()) {
       try {
@@ -150,7 +152,14 @@ export function RunContainerPage() {
     try {
       const path = { host_pk: host.id };
       let ref: string;
-      if (start) {
+      if (start && runIt) {
+        // Created, not started: the console attaches first and then starts it, so no early output is lost.
+        const created = (await call(api.POST("/api/v1/hosts/{host_pk}/containers/", { params: { path }, body: createBody }))) as { Id?: string };
+        ref = createBody.name || created.Id || "";
+        await client.invalidateQueries({ queryKey: ["containers"] });
+        navigate(`/hosts/${host.id}/containers/${encodeURIComponent(ref)}/console?mode=attach&start=1`);
+        return;
+      } else if (start) {
         const details = (await call(api.POST("/api/v1/hosts/{host_pk}/containers/run/", { params: { path }, body: createBody }))) as {
           Name?: string;
           Id?: string;
@@ -290,8 +299,9 @@ export function RunContainerPage() {
           {(p) => <textarea {...p} rows={2} value={labels} onChange={(ev) => setLabels(ev.target.value)} className="mono" />}
         </Field>
         <div className="field-row">
-          <CheckField label="Allocate a terminal (tty)" checked={tty} onChange={setTty} error={e.tty} />
-          <CheckField label="Keep stdin open (interactive)" checked={interactive} onChange={setInteractive} error={e.stdin_open} />
+          <CheckField label="Interactive (-it)" checked={runIt} onChange={setRunIt} />
+          <CheckField label="Allocate a terminal (tty)" checked={tty || runIt} disabled={runIt} onChange={setTty} error={e.tty} />
+          <CheckField label="Keep stdin open (interactive)" checked={interactive || runIt} disabled={runIt} onChange={setInteractive} error={e.stdin_open} />
           <CheckField label="Privileged" checked={privileged} onChange={setPrivileged} error={e.privileged} />
         </div>
         <details open={Boolean(e.engine_body) || undefined}>
@@ -304,6 +314,7 @@ export function RunContainerPage() {
           <button type="submit" className="primary" disabled={busy}>
             {busy ? "Starting…" : "Run"}
           </button>
+          {runIt ? <span className="muted small">Run opens the console attached to the container, then starts it.</span> : null}
           <button type="button" disabled={busy} onClick={(ev) => void submit(ev, false)}>
             Create without starting
           </button>

@@ -1,7 +1,7 @@
 /** One container: overview, logs, console, stats, and its actions. */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, Suspense, lazy, useState } from "react";
-import { Link, NavLink, useNavigate, useParams } from "react-router";
+import { type FormEvent, Suspense, lazy, useEffect, useState } from "react";
+import { Link, NavLink, useNavigate, useParams, useSearchParams } from "react-router";
 import { api, call } from "../../api/client";
 import { useAccess } from "../../auth/session";
 import { ConfirmButton } from "../../components/Confirm";
@@ -9,6 +9,7 @@ import { ErrorNote, Notice } from "../../components/ErrorNote";
 import { PageTitle } from "../../components/Layout";
 import { useHosts } from "../../lib/hosts";
 import { LogViewer } from "../../logs/LogViewer";
+import type { ConsoleMode } from "./Console";
 import { type Inspect, Overview } from "./Overview";
 
 // xterm.js and uPlot load only when their tab opens.
@@ -29,6 +30,16 @@ export function ContainerPage() {
   const navigate = useNavigate();
   const [actionError, setActionError] = useState<unknown>(null);
   const path = { host_pk: hostId, ref };
+  // `console?mode=attach&start=1` (the run page's "Interactive (-it)"): attach to the main process and start
+  // it, once; the parameters leave the address so that a reload does not start it again.
+  const [search, setSearch] = useSearchParams();
+  const [launch, setLaunch] = useState<{ mode: ConsoleMode; start: boolean }>(() => ({
+    mode: search.get("mode") === "attach" ? "attach" : "exec",
+    start: search.get("mode") === "attach" && search.get("start") === "1",
+  }));
+  useEffect(() => {
+    if (search.has("mode") || search.has("start")) setSearch({}, { replace: true });
+  }, [search, setSearch]);
 
   const inspect = useQuery({
     queryKey: ["container", hostId, ref],
@@ -128,7 +139,15 @@ export function ContainerPage() {
       {tab === "console" ? (
         operator ? (
           inspect.data ? (
-            <Console hostId={hostId} container={ref} running={running} />
+            <Console
+              hostId={hostId}
+              container={ref}
+              running={running}
+              initialMode={launch.mode}
+              autoStart={launch.start}
+              onLaunched={() => setLaunch((old) => ({ ...old, start: false }))}
+              onStateChange={() => void client.invalidateQueries({ queryKey: ["container", hostId, ref] })}
+            />
           ) : null
         ) : (
           <Notice>The console needs the operator role on this host.</Notice>
