@@ -11,6 +11,7 @@ import { LoginPage } from "./pages/LoginPage";
 import { MergedLogsPage } from "./pages/MergedLogsPage";
 import { NetworksPage } from "./pages/NetworksPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
+import { RegistriesPage, RegistryFormPage } from "./pages/RegistriesPage";
 import { RunContainerPage } from "./pages/RunContainerPage";
 import { GrantsPage, TeamsPage } from "./pages/TeamsPage";
 import { TokensPage } from "./pages/TokensPage";
@@ -37,6 +38,9 @@ export const router = createBrowserRouter([
       { path: "networks", element: <NetworksPage /> },
       { path: "volumes", element: <VolumesPage /> },
       { path: "images", element: <ImagesPage /> },
+      { path: "registries", element: <RegistriesPage /> },
+      { path: "registries/new", element: <RegistryFormPage /> },
+      { path: "registries/:registryId/edit", element: <RegistryFormPage /> },
       { path: "tokens", element: <TokensPage /> },
       { path: "audit", element: <AuditPage /> },
       { path: "teams", element: <TeamsPage /> },

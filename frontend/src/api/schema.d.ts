@@ -1201,6 +1201,63 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description Users. Administrators create and change them and deactivate those who leave (never delete: the audit
+         *     log keeps naming them, and a deactivated user's sessions, tokens and certificates stop working at once);
+         *     everyone else sees only themselves.
+         */
+        get: operations["users_list"];
+        put?: never;
+        /**
+         * @description Users. Administrators create and change them and deactivate those who leave (never delete: the audit
+         *     log keeps naming them, and a deactivated user's sessions, tokens and certificates stop working at once);
+         *     everyone else sees only themselves.
+         */
+        post: operations["users_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description Users. Administrators create and change them and deactivate those who leave (never delete: the audit
+         *     log keeps naming them, and a deactivated user's sessions, tokens and certificates stop working at once);
+         *     everyone else sees only themselves.
+         */
+        get: operations["users_retrieve"];
+        /**
+         * @description Users. Administrators create and change them and deactivate those who leave (never delete: the audit
+         *     log keeps naming them, and a deactivated user's sessions, tokens and certificates stop working at once);
+         *     everyone else sees only themselves.
+         */
+        put: operations["users_update"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * @description Users. Administrators create and change them and deactivate those who leave (never delete: the audit
+         *     log keeps naming them, and a deactivated user's sessions, tokens and certificates stop working at once);
+         *     everyone else sees only themselves.
+         */
+        patch: operations["users_partial_update"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1319,6 +1376,7 @@ export interface components {
             readonly last_used_at: string | null;
             /** @description Host name patterns (e.g. staging-*) the certificate is limited to; empty: every host. */
             scope_hosts?: string[];
+            /** @description The strongest role the certificate carries on any host; empty: no cap. */
             max_role?: components["schemas"]["MaxRoleEnum"] | components["schemas"]["BlankEnum"];
             /** @description Host name for BuildKit's path-less /grpc and /session calls through the gateway. */
             default_host?: string | null;
@@ -1333,6 +1391,7 @@ export interface components {
             expires_in_days?: number;
             /** @description Host name patterns (e.g. staging-*) the certificate is limited to; empty: every host. */
             scope_hosts?: string[];
+            /** @description The strongest role the certificate carries on any host; empty: no cap. */
             max_role?: components["schemas"]["MaxRoleEnum"] | components["schemas"]["BlankEnum"];
             /** @description Host name for BuildKit's path-less /grpc and /session calls through the gateway. */
             default_host?: string | null;
@@ -1609,12 +1668,7 @@ export interface components {
          * @enum {string}
          */
         KindEnum: "pull" | "build" | "push" | "commit";
-        /**
-         * @description * `viewer` - Viewer
-         *     * `operator` - Operator
-         *     * `admin` - Admin
-         * @enum {string}
-         */
+        /** @enum {string} */
         MaxRoleEnum: "viewer" | "operator" | "admin";
         Me: {
             username: string;
@@ -1663,6 +1717,7 @@ export interface components {
             readonly last_used_at: string | null;
             /** @description Host name patterns (e.g. staging-*) the certificate is limited to; empty: every host. */
             scope_hosts?: string[];
+            /** @description The strongest role the certificate carries on any host; empty: no cap. */
             max_role?: components["schemas"]["MaxRoleEnum"] | components["schemas"]["BlankEnum"];
             /** @description Host name for BuildKit's path-less /grpc and /session calls through the gateway. */
             default_host?: string | null;
@@ -1837,6 +1892,21 @@ export interface components {
             previous?: string | null;
             results: components["schemas"]["Token"][];
         };
+        PaginatedUserList: {
+            /** @example 123 */
+            count: number;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?offset=400&limit=100
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?offset=200&limit=100
+             */
+            previous?: string | null;
+            results: components["schemas"]["User"][];
+        };
         PatchedGrantRequest: {
             /** @description Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only. */
             user?: string | null;
@@ -1881,6 +1951,27 @@ export interface components {
             description?: string;
             /** @description Usernames */
             members?: string[];
+        };
+        /** @description A dockerweb user. The password is write-only and checked by Django's password validators. */
+        PatchedUserRequest: {
+            /** @description Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only. */
+            username?: string;
+            /** Email address */
+            email?: string;
+            first_name?: string;
+            last_name?: string;
+            /**
+             * Active
+             * @description Designates whether this user should be treated as active. Unselect this instead of deleting accounts.
+             */
+            is_active?: boolean;
+            /**
+             * Superuser status
+             * @description Designates that this user has all permissions without explicitly assigning them.
+             */
+            is_superuser?: boolean;
+            /** @description Set or change the password */
+            password?: string;
         };
         Ping: {
             ok: boolean;
@@ -2022,6 +2113,52 @@ export interface components {
             expires_at?: string | null;
             /** @description Alternative to expires_at. */
             expires_in_days?: number;
+        };
+        /** @description A dockerweb user. The password is write-only and checked by Django's password validators. */
+        User: {
+            readonly id: number;
+            /** @description Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only. */
+            username: string;
+            /** Email address */
+            email?: string;
+            first_name?: string;
+            last_name?: string;
+            /**
+             * Active
+             * @description Designates whether this user should be treated as active. Unselect this instead of deleting accounts.
+             */
+            is_active?: boolean;
+            /**
+             * Superuser status
+             * @description Designates that this user has all permissions without explicitly assigning them.
+             */
+            is_superuser?: boolean;
+            readonly teams: string[];
+            /** Format: date-time */
+            readonly last_login: string | null;
+            /** Format: date-time */
+            readonly date_joined: string;
+        };
+        /** @description A dockerweb user. The password is write-only and checked by Django's password validators. */
+        UserRequest: {
+            /** @description Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only. */
+            username: string;
+            /** Email address */
+            email?: string;
+            first_name?: string;
+            last_name?: string;
+            /**
+             * Active
+             * @description Designates whether this user should be treated as active. Unselect this instead of deleting accounts.
+             */
+            is_active?: boolean;
+            /**
+             * Superuser status
+             * @description Designates that this user has all permissions without explicitly assigning them.
+             */
+            is_superuser?: boolean;
+            /** @description Set or change the password */
+            password?: string;
         };
         VolumeCreateRequest: {
             name: string;
@@ -4514,6 +4651,138 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    users_list: {
+        parameters: {
+            query?: {
+                is_active?: boolean;
+                is_superuser?: boolean;
+                /** @description Number of results to return per page. */
+                limit?: number;
+                /** @description The initial index from which to return the results. */
+                offset?: number;
+                /** @description Part of the username or email */
+                search?: string;
+                team?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedUserList"];
+                };
+            };
+        };
+    };
+    users_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["UserRequest"];
+                "multipart/form-data": components["schemas"]["UserRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+        };
+    };
+    users_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this user. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+        };
+    };
+    users_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this user. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["UserRequest"];
+                "multipart/form-data": components["schemas"]["UserRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+        };
+    };
+    users_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A unique integer value identifying this user. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedUserRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["PatchedUserRequest"];
+                "multipart/form-data": components["schemas"]["PatchedUserRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
             };
         };
     };

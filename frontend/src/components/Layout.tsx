@@ -29,7 +29,7 @@ export function Layout() {
   }
 
   return (
-    <JobsProvider>
+    <JobsProvider username={access.me.username}>
     <div className="app">
       <a className="skip" href="#main">
         Skip to content
@@ -44,6 +44,7 @@ export function Layout() {
             Hosts
           </NavLink>
           <NavLink to="/images">Images</NavLink>
+          <NavLink to="/registries">Registries</NavLink>
           <NavLink to="/networks">Networks</NavLink>
           <NavLink to="/volumes">Volumes</NavLink>
           <NavLink to="/tokens">Tokens</NavLink>
