@@ -190,12 +190,18 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.user})"
 
     @classmethod
-    def issue(cls, user: Any, name: str, expires_at: Any = None) -> tuple[ApiToken, str]:
-        """Create a token for `user`; returns the row and the plaintext token, which is never stored."""
+    def issue(cls, user: Any, name: str, expires_at: Any = None, **limits: Any) -> tuple[ApiToken, str]:
+        """Create a token for `user` (limits: scope_hosts, max_role, default_host); returns the row and the
+        plaintext token, which is never stored."""
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         token = cls.objects.create(
-            user=user, name=name, key_id=key_id, secret_hash=_hash_secret(secret), expires_at=expires_at
+            user=user,
+            name=name,
+            key_id=key_id,
+            secret_hash=_hash_secret(secret),
+            expires_at=expires_at,
+            **limits,
         )
         return token, f"{TOKEN_PREFIX}{key_id}_{secret}"
 

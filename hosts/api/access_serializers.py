@@ -126,6 +126,10 @@ class HostRoleSerializer(serializers.Serializer[dict[str, Any]]):
 class MeSerializer(serializers.Serializer[dict[str, Any]]):
     username = serializers.CharField()
     is_superuser = serializers.BooleanField()
+    can_manage_inventory = serializers.BooleanField(
+        help_text="May add hosts, manage users, teams, grants and registries, and read the whole audit log "
+        "(an administrator whose token does not cap that right)"
+    )
     teams = serializers.ListField(child=serializers.CharField())
     token = serializers.DictField(allow_null=True, help_text="The token used for this call and its scope")
     hosts = HostRoleSerializer(many=True)

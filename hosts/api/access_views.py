@@ -131,6 +131,7 @@ class MeView(APIView):
         body = {
             "username": request.user.get_username(),
             "is_superuser": who.is_superuser,
+            "can_manage_inventory": access.can_manage_inventory(who),
             "teams": sorted(who.team_names),
             "token": token,
             "hosts": hosts,

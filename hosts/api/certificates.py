@@ -14,21 +14,17 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from hosts import access, client_certs
+from hosts.api import limits
 from hosts.api.auditing import AuditedMixin, request_caller
-from hosts.models import ClientCertificate, Host, Role
-
-
-@extend_schema_field({"type": "string", "enum": ["", *Role.values]})  # inline: Role's set has its name
-class RoleCeilingField(serializers.ChoiceField):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(choices=Role.choices, allow_blank=True, **kwargs)
+from hosts.api.limits import RoleCeilingField
+from hosts.models import ClientCertificate
 
 
 class CertificateSerializer(serializers.ModelSerializer[ClientCertificate]):
@@ -114,28 +110,6 @@ def _field_errors(exc: DjangoValidationError) -> exceptions.ValidationError:
     return exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
 
 
-def _limits(who: access.Caller, scope_hosts: list[str] | None, max_role: str) -> tuple[list[str], str]:
-    """The requested limits, within those of the token the request came with."""
-    token = who.token
-    scope = list(scope_hosts or [])
-    if token is not None and token.scope_hosts:
-        if not scope:
-            scope = list(token.scope_hosts)
-        elif not set(scope) <= set(token.scope_hosts):
-            raise exceptions.ValidationError(
-                {"scope_hosts": f"Your token is limited to {token.scope_hosts}; choose among those patterns."}
-            )
-    if token is not None and token.max_role:
-        ceiling = Role(token.max_role)
-        if not max_role:
-            max_role = ceiling.value
-        elif Role(max_role).rank > ceiling.rank:
-            raise exceptions.ValidationError(
-                {"max_role": f"Your token is limited to {ceiling.value}; a certificate cannot be stronger."}
-            )
-    return scope, max_role
-
-
 @extend_schema_view(
     list=extend_schema(
         parameters=[
@@ -179,16 +153,6 @@ class CertificateViewSet(
             raise exceptions.ValidationError({"user": f"No user named {username!r}."})
         return user
 
-    @staticmethod
-    def _default_host(subject: Any, who: access.Caller, name: str | None) -> Host | None:
-        if not name:
-            return None
-        # Visible both to the certificate's user and to whoever issues it; one answer for missing and hidden.
-        host = access.visible_hosts(access.caller(subject)).filter(name=name).first()
-        if host is None or not access.can_view_host(who, host):
-            raise exceptions.ValidationError({"default_host": f"No host {name!r} is visible to you."})
-        return host
-
     @extend_schema(request=CertificateSerializer, responses={201: NewCertificateSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
@@ -196,8 +160,8 @@ class CertificateViewSet(
         data: dict[str, Any] = serializer.validated_data
         who = request_caller(request)
         subject = self._subject(who, data.get("user", {}).get("username"))
-        scope, max_role = _limits(who, data.get("scope_hosts"), data.get("max_role", ""))
-        default_host = self._default_host(subject, who, (data.get("default_host") or {}).get("name"))
+        scope, max_role = limits.within_token(who, data.get("scope_hosts"), data.get("max_role", ""))
+        default_host = limits.default_host(subject, who, (data.get("default_host") or {}).get("name"))
         try:
             issued = client_certs.issue(
                 subject,

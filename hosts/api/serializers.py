@@ -8,6 +8,7 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import serializers
 
+from hosts.api.limits import RoleCeilingField
 from hosts.contexts import MAX_EXPORT_BYTES
 from hosts.models import ApiToken, Host
 from hosts.policy import PolicySettings, PolicySettingsError
@@ -103,10 +104,27 @@ class TokenSerializer(serializers.ModelSerializer[ApiToken]):
     expires_in_days = serializers.IntegerField(
         write_only=True, required=False, min_value=1, max_value=3650, help_text="Alternative to expires_at."
     )
+    scope_hosts = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        help_text="Host name patterns (e.g. staging-*) the token is limited to; empty: every host.",
+    )
+    max_role = RoleCeilingField(
+        required=False, help_text="The strongest role the token carries on any host; empty: no cap."
+    )
+    default_host = serializers.CharField(
+        source="default_host.name",
+        required=False,
+        allow_null=True,
+        help_text="Host name for BuildKit's path-less /grpc and /session calls through the gateway.",
+    )
 
     class Meta:
         model = ApiToken
-        fields = ["id", "name", "created_at", "expires_at", "expires_in_days", "last_used_at"]
+        fields = [
+            "id", "name", "created_at", "expires_at", "expires_in_days", "last_used_at",
+            "scope_hosts", "max_role", "default_host",
+        ]  # fmt: skip
         read_only_fields = ["id", "created_at", "last_used_at"]
         # The per-user uniqueness of names is checked in validate_name (the user is not a field).
         validators: list[Any] = []

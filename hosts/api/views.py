@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from hosts import access, contexts, services
+from hosts.api import limits
 from hosts.api.auditing import AuditedMixin
 from hosts.api.filters import HostFilter
 from hosts.api.serializers import (
@@ -206,6 +207,16 @@ class TokenViewSet(
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        token, plaintext = ApiToken.issue(request.user, **serializer.validated_data)
+        data: dict[str, Any] = serializer.validated_data
+        who = access.caller(request.user, request.auth)
+        scope, max_role = limits.within_token(who, data.get("scope_hosts"), data.get("max_role", ""))
+        token, plaintext = ApiToken.issue(
+            request.user,
+            data["name"],
+            expires_at=limits.expiry_within_token(who, data.get("expires_at")),
+            scope_hosts=scope,
+            max_role=max_role,
+            default_host=limits.default_host(request.user, who, (data.get("default_host") or {}).get("name")),
+        )
         body = NewTokenSerializer(token, context=self.get_serializer_context()).data
         return Response({**body, "token": plaintext}, status=status.HTTP_201_CREATED)

@@ -199,13 +199,16 @@ def test_tokens_are_shown_once_and_revoked(page: Any, live_server_url: str, alic
     log_in(page, "alice", "alice-password-1")
     page.get_by_role("link", name="Tokens").click()
     page.get_by_label("Token name").fill("ci-e2e")
+    page.get_by_label("Only hosts").fill("staging-*")
+    page.get_by_label("At most").select_option("viewer")
     page.get_by_role("button", name="Create token").click()
     token = page.get_by_label("New token").input_value()
     assert len(token) > 20
     row = page.get_by_role("row", name=re.compile("ci-e2e"))
-    expect(row).to_be_visible()
+    expect(row).to_contain_text("hosts staging-* · at most viewer")
     screenshot(page, "11-tokens")
-    assert _me(live_server_url, token)["username"] == "alice"
+    me = _me(live_server_url, token)
+    assert me["username"] == "alice" and me["token"]["max_role"] == "viewer", me
 
     page.get_by_role("button", name="Done").click()
     expect(page.get_by_label("New token")).to_have_count(0)  # shown once: gone for good

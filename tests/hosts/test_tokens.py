@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from hosts.models import ApiToken
+from hosts.models import ApiToken, Grant, Host, Role
 
 pytestmark = pytest.mark.django_db
 
@@ -108,3 +108,47 @@ def test_createtoken_prints_a_working_token(bob: User, capsys: pytest.CaptureFix
     plaintext = capsys.readouterr().out.strip()
     assert bearer(plaintext).get("/api/v1/tokens/").status_code == 200
     assert ApiToken.objects.get(name="deploy").expires_at is not None
+
+
+def test_tokens_carry_limits_and_a_limited_token_cannot_make_a_wider_one(
+    bob: User, client_for: Callable[[User | None], APIClient]
+) -> None:
+    host = Host.objects.create(name="staging-1", url="unix:///x.sock")
+    Grant.objects.create(user=bob, host=host, role=Role.OPERATOR)
+    session = client_for(bob)
+    made = session.post(
+        "/api/v1/tokens/",
+        {"name": "ci", "scope_hosts": ["staging-*"], "max_role": "viewer", "default_host": "staging-1",
+         "expires_in_days": 5},
+        format="json",
+    )  # fmt: skip
+    assert made.status_code == 201, made.json()
+    body = made.json()
+    assert (body["scope_hosts"], body["max_role"], body["default_host"]) == (
+        ["staging-*"],
+        "viewer",
+        "staging-1",
+    )
+    hidden = session.post("/api/v1/tokens/", {"name": "x", "default_host": "prod-9"}, format="json")
+    assert hidden.status_code == 400 and "prod-9" in hidden.json()["fields"]["default_host"][0]
+
+    limited = bearer(body["token"])
+    inherited = limited.post("/api/v1/tokens/", {"name": "child"}, format="json")
+    assert inherited.status_code == 201, inherited.json()
+    child = ApiToken.objects.get(user=bob, name="child")
+    parent = ApiToken.objects.get(user=bob, name="ci")
+    assert (child.scope_hosts, child.max_role, child.expires_at) == (
+        ["staging-*"],
+        "viewer",
+        parent.expires_at,
+    )
+    for wider, field in (
+        ({"max_role": "operator"}, "max_role"),
+        ({"scope_hosts": ["*"]}, "scope_hosts"),
+        ({"expires_in_days": 30}, "expires_at"),
+    ):
+        refused = limited.post("/api/v1/tokens/", {"name": f"wider-{field}", **wider}, format="json")
+        assert refused.status_code == 400 and field in refused.json()["fields"], refused.json()
+    narrower = limited.post("/api/v1/tokens/", {"name": "narrow", "expires_in_days": 1}, format="json")
+    assert narrower.status_code == 201, narrower.json()
+    assert not ApiToken.objects.filter(name__startswith="wider-").exists()

@@ -85,3 +85,14 @@ def test_everyone_else_sees_only_themselves_and_changes_nothing(
     assert not bob.is_superuser and not User.objects.filter(username="mallory").exists()
     admin_view = client_for(alice).get("/api/v1/users/?search=bo").json()
     assert [user["username"] for user in admin_view["results"]] == ["bob"]
+
+
+def test_me_says_whether_the_caller_may_manage_the_inventory(
+    alice: User, bob: User, client_for: Callable[[User | None], APIClient]
+) -> None:
+    assert client_for(alice).get("/api/v1/me/").json()["can_manage_inventory"] is True
+    assert client_for(bob).get("/api/v1/me/").json()["can_manage_inventory"] is False
+    _, capped = ApiToken.issue(alice, name="capped", max_role="operator")
+    with_token = APIClient()
+    with_token.credentials(HTTP_AUTHORIZATION=f"Bearer {capped}")
+    assert with_token.get("/api/v1/me/").json()["can_manage_inventory"] is False

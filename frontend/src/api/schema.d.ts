@@ -1673,6 +1673,8 @@ export interface components {
         Me: {
             username: string;
             is_superuser: boolean;
+            /** @description May add hosts, manage users, teams, grants and registries, and read the whole audit log (an administrator whose token does not cap that right) */
+            can_manage_inventory: boolean;
             teams: string[];
             /** @description The token used for this call and its scope */
             token: {
@@ -1739,6 +1741,12 @@ export interface components {
             expires_at?: string | null;
             /** Format: date-time */
             readonly last_used_at: string | null;
+            /** @description Host name patterns (e.g. staging-*) the token is limited to; empty: every host. */
+            scope_hosts?: string[];
+            /** @description The strongest role the token carries on any host; empty: no cap. */
+            max_role?: components["schemas"]["MaxRoleEnum"] | components["schemas"]["BlankEnum"];
+            /** @description Host name for BuildKit's path-less /grpc and /session calls through the gateway. */
+            default_host?: string | null;
             /** @description The token itself; shown only in this response. */
             readonly token: string;
         };
@@ -2106,6 +2114,12 @@ export interface components {
             expires_at?: string | null;
             /** Format: date-time */
             readonly last_used_at: string | null;
+            /** @description Host name patterns (e.g. staging-*) the token is limited to; empty: every host. */
+            scope_hosts?: string[];
+            /** @description The strongest role the token carries on any host; empty: no cap. */
+            max_role?: components["schemas"]["MaxRoleEnum"] | components["schemas"]["BlankEnum"];
+            /** @description Host name for BuildKit's path-less /grpc and /session calls through the gateway. */
+            default_host?: string | null;
         };
         TokenRequest: {
             name: string;
@@ -2113,6 +2127,12 @@ export interface components {
             expires_at?: string | null;
             /** @description Alternative to expires_at. */
             expires_in_days?: number;
+            /** @description Host name patterns (e.g. staging-*) the token is limited to; empty: every host. */
+            scope_hosts?: string[];
+            /** @description The strongest role the token carries on any host; empty: no cap. */
+            max_role?: components["schemas"]["MaxRoleEnum"] | components["schemas"]["BlankEnum"];
+            /** @description Host name for BuildKit's path-less /grpc and /session calls through the gateway. */
+            default_host?: string | null;
         };
         /** @description A dockerweb user. The password is write-only and checked by Django's password validators. */
         User: {

@@ -26,7 +26,7 @@ export function useSession() {
 
 export interface Access {
   me: Me;
-  /** Superuser without a capped token: may add hosts, manage teams and grants, read the whole audit log. */
+  /** May add hosts, manage users, teams, grants and registries, read the whole audit log (the server says). */
   isAdmin: boolean;
   roleOn(hostId: number): Role | null;
   /** Whether the caller has at least `role` on the host. */
@@ -45,7 +45,7 @@ export function makeAccess(me: Me): Access {
   const roles = new Map(me.hosts.map((h) => [h.id, h.role] as const));
   return {
     me,
-    isAdmin: me.is_superuser && !me.token,
+    isAdmin: me.can_manage_inventory,
     roleOn: (hostId) => roles.get(hostId) ?? null,
     can: (hostId, role) => {
       const have = roles.get(hostId);

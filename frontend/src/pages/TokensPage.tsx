@@ -7,6 +7,15 @@ import { ErrorNote } from "../components/ErrorNote";
 import { Field } from "../components/Field";
 import { PageTitle } from "../components/Layout";
 import { formatTime, relativeTime } from "../lib/format";
+import { useHosts } from "../lib/hosts";
+
+function tokenLimits(token: Schemas["Token"]): string {
+  const parts = [];
+  if (token.scope_hosts?.length) parts.push(`hosts ${token.scope_hosts.join(", ")}`);
+  if (token.max_role) parts.push(`at most ${token.max_role}`);
+  if (token.default_host) parts.push(`default ${token.default_host}`);
+  return parts.join(" · ") || "none";
+}
 
 export function TokensPage() {
   const client = useQueryClient();
@@ -16,6 +25,10 @@ export function TokensPage() {
   });
   const [name, setName] = useState("");
   const [days, setDays] = useState("");
+  const [scope, setScope] = useState("");
+  const [maxRole, setMaxRole] = useState<"" | "viewer" | "operator" | "admin">("");
+  const [defaultHost, setDefaultHost] = useState("");
+  const hosts = useHosts();
   const [errors, setErrors] = useState<FormErrors>({ fields: {}, form: null });
   const [created, setCreated] = useState<Schemas["NewToken"] | null>(null);
   const [revokeError, setRevokeError] = useState<unknown>(null);
@@ -26,10 +39,13 @@ export function TokensPage() {
       setCreated(token);
       setName("");
       setDays("");
+      setScope("");
+      setMaxRole("");
+      setDefaultHost("");
       setErrors({ fields: {}, form: null });
       void client.invalidateQueries({ queryKey: ["tokens"] });
     },
-    onError: (error) => setErrors(formErrors(error, ["name", "expires_in_days", "expires_at"])),
+    onError: (error) => setErrors(formErrors(error, ["name", "expires_in_days", "expires_at", "scope_hosts", "max_role", "default_host"])),
   });
   const revoke = useMutation({
     mutationFn: (id: number) => call(api.DELETE("/api/v1/tokens/{id}/", { params: { path: { id } } })),
@@ -44,6 +60,10 @@ export function TokensPage() {
     event.preventDefault();
     const body: Schemas["TokenRequest"] = { name };
     if (days) body.expires_in_days = Number(days);
+    const patterns = scope.split(/[\s,]+/).filter(Boolean);
+    if (patterns.length) body.scope_hosts = patterns;
+    if (maxRole) body.max_role = maxRole;
+    if (defaultHost) body.default_host = defaultHost;
     create.mutate(body);
   }
 
@@ -77,6 +97,31 @@ export function TokensPage() {
         <Field label="Expires in days" error={errors.fields.expires_in_days ?? errors.fields.expires_at} hint="Empty: never.">
           {(p) => <input {...p} type="number" min={1} max={3650} value={days} onChange={(e) => setDays(e.target.value)} />}
         </Field>
+        <Field label="Only hosts" error={errors.fields.scope_hosts} hint="Name patterns, e.g. staging-*; empty: all yours.">
+          {(p) => <input {...p} value={scope} onChange={(e) => setScope(e.target.value)} placeholder="staging-*, build-1" />}
+        </Field>
+        <Field label="At most" error={errors.fields.max_role} hint="Caps your role on every host.">
+          {(p) => (
+            <select {...p} value={maxRole} onChange={(e) => setMaxRole(e.target.value as typeof maxRole)}>
+              <option value="">your roles</option>
+              <option value="viewer">viewer</option>
+              <option value="operator">operator</option>
+              <option value="admin">admin</option>
+            </select>
+          )}
+        </Field>
+        <Field label="Default host" error={errors.fields.default_host} hint="For BuildKit through the gateway.">
+          {(p) => (
+            <select {...p} value={defaultHost} onChange={(e) => setDefaultHost(e.target.value)}>
+              <option value="">none</option>
+              {hosts.data?.map((host) => (
+                <option key={host.id} value={host.name}>
+                  {host.name}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
         <button type="submit" className="primary" disabled={create.isPending}>
           Create token
         </button>
@@ -89,6 +134,7 @@ export function TokensPage() {
             <th scope="col">Name</th>
             <th scope="col">Created</th>
             <th scope="col">Expires</th>
+            <th scope="col">Limits</th>
             <th scope="col">Last used</th>
             <th scope="col">
               <span className="sr-only">Actions</span>
@@ -98,7 +144,7 @@ export function TokensPage() {
         <tbody>
           {tokens.data?.length === 0 ? (
             <tr>
-              <td colSpan={5} className="empty">
+              <td colSpan={6} className="empty">
                 You have no tokens.
               </td>
             </tr>
@@ -108,6 +154,7 @@ export function TokensPage() {
               <th scope="row">{token.name}</th>
               <td>{formatTime(token.created_at)}</td>
               <td>{token.expires_at ? formatTime(token.expires_at) : "never"}</td>
+              <td>{tokenLimits(token)}</td>
               <td>{token.last_used_at ? relativeTime(token.last_used_at) : "never"}</td>
               <td className="row-actions">
                 <ConfirmButton label="Revoke" question={`Revoke ${token.name}?`} onConfirm={() => revoke.mutate(token.id)} />
