@@ -16,6 +16,7 @@ from django.conf import settings
 from containers.streams.fanout import Control, SharedStream
 from hosts.engine import EngineTarget, HostUnreachable, NotFound
 from hosts.engine.errors import raise_for_status, translate_errors
+from hosts.engine.tls import ssl_context
 
 POLL_INTERVAL = 1.0  # while a followed container is stopped (the events API would be the next step)
 MAX_RETRY_DELAY = 5.0  # while its host is unreachable
@@ -25,6 +26,47 @@ def stream_timeout(read: float | None = None) -> httpx.Timeout:
     """Connect quickly, then wait as long as the stream stays open (`read=None`: logs and events idle)."""
     connect = settings.ENGINE_CONNECT_TIMEOUT
     return httpx.Timeout(connect=connect, read=read, write=connect, pool=connect)
+
+
+async def open_engine_stream(
+    target: EngineTarget, limit: int
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, str]:
+    """A raw connection to the engine for requests written by hand (hijacks, raw log reads): unix socket,
+    TCP, or TLS with the host's in-memory context, never through a proxy; and the Host header to send."""
+    address = target.address
+    if address.scheme == "unix":
+        opening = asyncio.open_unix_connection(address.socket_path, limit=limit)
+        host = "docker"
+    else:
+        tls = ssl_context(target.tls) if target.uses_tls else None
+        opening = asyncio.open_connection(address.hostname, address.port, ssl=tls, limit=limit)
+        host = f"{address.hostname}:{address.port}"
+    reader, writer = await asyncio.wait_for(opening, settings.ENGINE_CONNECT_TIMEOUT)
+    return reader, writer, host
+
+
+def parse_head(raw: bytes) -> tuple[int, str, dict[str, str]]:
+    """(status, reason, lower-cased headers) of a response head read by hand."""
+    status_line, *lines = raw.decode("latin-1").split("\r\n")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or not parts[1].isdigit():
+        raise ConnectionResetError(f"the engine's answer is not HTTP: {status_line[:80]!r}")
+    headers: dict[str, str] = {}
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    return int(parts[1]), parts[2] if len(parts) > 2 else "", headers
+
+
+def error_message(body: bytes, reason: str) -> str:
+    """The engine's `{"message": ...}` of an error body, else the body or the reason phrase."""
+    try:
+        data: Any = json.loads(body)
+        message = str(data.get("message") or "") if isinstance(data, dict) else ""
+    except ValueError:
+        message = ""
+    return (message or body.decode("utf-8", "replace") or reason).strip()
 
 
 @contextmanager

@@ -15,30 +15,13 @@ from typing import Any, Self
 
 from django.conf import settings
 
-from containers.streams.engine import engine_errors
+from containers.streams.engine import engine_errors, error_message, open_engine_stream, parse_head
 from containers.streams.frames import Demultiplexer
 from hosts.engine import EngineTarget
 from hosts.engine.errors import error_for_status
-from hosts.engine.tls import ssl_context
 
 READ_SIZE = 64 * 1024
 STDOUT, STDERR = 1, 2
-
-
-async def open_engine_stream(
-    target: EngineTarget, limit: int = READ_SIZE
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, str]:
-    """A raw connection to the engine (never through a proxy), and the Host header to send on it."""
-    address = target.address
-    if address.scheme == "unix":
-        opening = asyncio.open_unix_connection(address.socket_path, limit=limit)
-        host = "docker"
-    else:
-        tls = ssl_context(target.tls) if target.uses_tls else None
-        opening = asyncio.open_connection(address.hostname, address.port, ssl=tls, limit=limit)
-        host = f"{address.hostname}:{address.port}"
-    reader, writer = await asyncio.wait_for(opening, settings.ENGINE_CONNECT_TIMEOUT)
-    return reader, writer, host
 
 
 class HijackedConnection:
@@ -56,7 +39,7 @@ class HijackedConnection:
     ) -> Self:
         """`POST path` with `Upgrade: tcp`; returns once the engine switched protocols (else EngineError)."""
         with engine_errors(target):
-            reader, writer, host = await open_engine_stream(target)
+            reader, writer, host = await open_engine_stream(target, READ_SIZE)
             connection = cls(reader, writer, tty)
             try:
                 await connection._handshake(target, path, host, body)
@@ -77,24 +60,13 @@ class HijackedConnection:
         self.writer.write(head.encode() + payload)
         await self.writer.drain()
         raw = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), settings.ENGINE_READ_TIMEOUT)
-        status_line, *header_lines = raw.decode("latin-1").split("\r\n")
-        parts = status_line.split(" ", 2)
-        status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+        status, reason, headers = parse_head(raw)
         if status in (101, 200):  # without Upgrade support in between the engine still hijacks, with 200
             return
-        headers = {
-            name.strip().lower(): value.strip()
-            for name, _, value in (line.partition(":") for line in header_lines)
-            if name
-        }
         length_text = headers.get("content-length", "")
         length = int(length_text) if length_text.isdigit() else 0
         answer = await asyncio.wait_for(self.reader.read(min(length, READ_SIZE) or READ_SIZE), 2.0)
-        try:
-            message = str(json.loads(answer).get("message") or answer.decode())
-        except (ValueError, AttributeError):
-            message = answer.decode("utf-8", "replace") or status_line
-        raise error_for_status(status, message.strip(), target.name)
+        raise error_for_status(status, error_message(answer, reason), target.name)
 
     async def read_pieces(self) -> list[tuple[int, bytes]]:
         """The next output as (stream, bytes) pieces, consecutive pieces of one stream joined; [] at the end.

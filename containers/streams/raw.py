@@ -6,15 +6,13 @@ HTTP/1.0, the engine cannot chunk (Go's server then ends the body by closing the
 arrives as the bytes the engine wrote, read in large pieces. Chunked and Content-Length bodies are still
 understood, for anything in between that answers with them.
 
-The connection is made the way the exec console makes its own (unix socket, TCP, or TLS with the host's
-in-memory context); engines are never reached through a proxy from the environment.
+The connection is opened like the hijacked ones (streams.engine.open_engine_stream): never through a proxy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,10 +20,9 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 
-from containers.streams.engine import engine_errors
+from containers.streams.engine import engine_errors, error_message, open_engine_stream, parse_head
 from hosts.engine import EngineTarget
 from hosts.engine.errors import error_for_status
-from hosts.engine.tls import ssl_context
 
 READ_SIZE = 256 * 1024
 MAX_HEAD = 64 * 1024
@@ -116,45 +113,15 @@ async def _dechunk(reader: asyncio.StreamReader, size: int) -> AsyncIterator[byt
             yield b"".join(out)
 
 
-def _parse_head(raw: bytes) -> tuple[int, str, dict[str, str]]:
-    status_line, *lines = raw.decode("latin-1").split("\r\n")
-    parts = status_line.split(" ", 2)
-    if len(parts) < 2 or not parts[1].isdigit():
-        raise ConnectionResetError(f"the engine's answer is not HTTP: {status_line[:80]!r}")
-    headers: dict[str, str] = {}
-    for line in lines:
-        name, sep, value = line.partition(":")
-        if sep:
-            headers[name.strip().lower()] = value.strip()
-    return int(parts[1]), parts[2] if len(parts) > 2 else "", headers
-
-
-def _error_message(body: bytes, reason: str) -> str:
-    try:
-        data: Any = json.loads(body)
-        message = str(data.get("message") or "") if isinstance(data, dict) else ""
-    except ValueError:
-        message = ""
-    return (message or body.decode("utf-8", "replace") or reason).strip()
-
-
 @asynccontextmanager
 async def raw_get(target: EngineTarget, path: str, params: dict[str, Any]) -> AsyncIterator[RawResponse]:
     """GET `path` on the engine; yields the response once its head arrived (EngineError for a non-2xx).
 
     Reading the body may raise OSError (the connection broke); wrap it in `engine_errors(target)`.
     """
-    address = target.address
     connect = settings.ENGINE_CONNECT_TIMEOUT
     with engine_errors(target):
-        if address.scheme == "unix":
-            opening = asyncio.open_unix_connection(address.socket_path, limit=READ_SIZE)
-            host = "docker"
-        else:
-            tls = ssl_context(target.tls) if target.uses_tls else None
-            opening = asyncio.open_connection(address.hostname, address.port, ssl=tls, limit=READ_SIZE)
-            host = f"{address.hostname}:{address.port}"
-        reader, writer = await asyncio.wait_for(opening, connect)
+        reader, writer, host = await open_engine_stream(target, READ_SIZE)
     try:
         with engine_errors(target):
             query = f"?{urlencode(params)}" if params else ""
@@ -168,13 +135,13 @@ async def raw_get(target: EngineTarget, path: str, params: dict[str, Any]) -> As
                 raise ConnectionResetError("the engine closed the connection without answering") from exc
             except asyncio.LimitOverrunError as exc:
                 raise ConnectionResetError("the engine's answer has no end of headers") from exc
-            status, reason, headers = _parse_head(head)
+            status, reason, headers = parse_head(head)
             response = RawResponse(reader, status, headers)
             if not 200 <= status < 300:
                 body = await asyncio.wait_for(
                     response.read_bounded(MAX_ERROR_BODY), settings.ENGINE_READ_TIMEOUT
                 )
-                raise error_for_status(status, _error_message(body, reason), target.name)
+                raise error_for_status(status, error_message(body, reason), target.name)
         yield response
     finally:
         writer.close()
