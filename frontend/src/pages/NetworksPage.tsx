@@ -4,6 +4,7 @@ import { api, call, type Schemas } from "../api/client";
 import { type FormErrors, formErrors } from "../api/errors";
 import { useAccess } from "../auth/session";
 import { ConfirmButton } from "../components/Confirm";
+import { DataTable } from "../components/DataTable";
 import { ErrorNote, Notice } from "../components/ErrorNote";
 import { CheckField, Field } from "../components/Field";
 import { JsonPanel, UsedBy } from "../components/JsonPanel";
@@ -87,57 +88,42 @@ export function NetworksPage() {
       <ErrorNote error={hosts.error ?? networks.error ?? error} />
       {pruned ? <Notice>{pruned}</Notice> : null}
       {operator && host ? <NetworkCreate hostId={host.id} onCreated={refresh} /> : null}
-      <table className="table">
-        <caption className="sr-only">Networks of {host?.name}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Driver</th>
-            <th scope="col">Subnet</th>
-            <th scope="col">Options</th>
-            <th scope="col">Used by</th>
-            <th scope="col">
-              <span className="sr-only">Actions</span>
+      <DataTable caption={`Networks of ${host?.name ?? ""}`} columns={["Name", "Driver", "Subnet", "Options", "Used by"]} empty={networks.data?.length === 0} emptyText="No networks.">
+        {networks.data?.map((n) => (
+          <tr key={n.Id}>
+            <th scope="row">
+              {n.Name} <span className="muted mono small">{shortId(n.Id)}</span>
             </th>
+            <td>
+              {n.Driver} ({n.Scope})
+            </td>
+            <td className="mono">{n.IPAM?.Config?.map((c) => c.Subnet).filter(Boolean).join(", ") || "–"}</td>
+            <td>{[n.Internal && "internal", n.Attachable && "attachable"].filter(Boolean).join(", ") || "–"}</td>
+            <td>
+              <UsedBy hostId={hostId} users={n.UsedBy} />
+              {operator && n.UsedBy?.length && !BUILTIN.has(n.Name) ? (
+                <details className="inline-details">
+                  <summary>Disconnect…</summary>
+                  {n.UsedBy.map((u) => (
+                    <button key={u.id} type="button" onClick={() => void disconnect(n.Name, u.name)}>
+                      Disconnect {u.name}
+                    </button>
+                  ))}
+                </details>
+              ) : null}
+            </td>
+            <td className="row-actions">
+              <button type="button" onClick={() => void inspect(n.Name)}>
+                Inspect
+              </button>
+              {operator && !BUILTIN.has(n.Name) ? <Connect hostId={hostId} network={n.Name} onDone={refresh} onError={setError} /> : null}
+              {operator && !BUILTIN.has(n.Name) ? (
+                <ConfirmButton label="Remove" question={`Remove network ${n.Name}?`} onConfirm={() => remove.mutate(n.Name)} />
+              ) : null}
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {networks.data?.map((n) => (
-            <tr key={n.Id}>
-              <th scope="row">
-                {n.Name} <span className="muted mono small">{shortId(n.Id)}</span>
-              </th>
-              <td>
-                {n.Driver} ({n.Scope})
-              </td>
-              <td className="mono">{n.IPAM?.Config?.map((c) => c.Subnet).filter(Boolean).join(", ") || "–"}</td>
-              <td>{[n.Internal && "internal", n.Attachable && "attachable"].filter(Boolean).join(", ") || "–"}</td>
-              <td>
-                <UsedBy hostId={hostId} users={n.UsedBy} />
-                {operator && n.UsedBy?.length && !BUILTIN.has(n.Name) ? (
-                  <details className="inline-details">
-                    <summary>Disconnect…</summary>
-                    {n.UsedBy.map((u) => (
-                      <button key={u.id} type="button" onClick={() => void disconnect(n.Name, u.name)}>
-                        Disconnect {u.name}
-                      </button>
-                    ))}
-                  </details>
-                ) : null}
-              </td>
-              <td className="row-actions">
-                <button type="button" onClick={() => void inspect(n.Name)}>
-                  Inspect
-                </button>
-                {operator && !BUILTIN.has(n.Name) ? <Connect hostId={hostId} network={n.Name} onDone={refresh} onError={setError} /> : null}
-                {operator && !BUILTIN.has(n.Name) ? (
-                  <ConfirmButton label="Remove" question={`Remove network ${n.Name}?`} onConfirm={() => remove.mutate(n.Name)} />
-                ) : null}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </DataTable>
       {inspected ? <JsonPanel title={`Network ${inspected.name}`} value={inspected.value} onClose={() => setInspected(null)} /> : null}
     </>
   );

@@ -5,6 +5,7 @@ import { api, call, type Schemas } from "../api/client";
 import { type FormErrors, formErrors } from "../api/errors";
 import { useAccess } from "../auth/session";
 import { ConfirmButton } from "../components/Confirm";
+import { DataTable } from "../components/DataTable";
 import { ErrorNote, Notice } from "../components/ErrorNote";
 import { Field } from "../components/Field";
 import { PageTitle } from "../components/Layout";
@@ -37,45 +38,25 @@ export function TeamsPage() {
       {!access.isAdmin ? <p className="muted">The teams you belong to. Administrators manage teams.</p> : null}
       <ErrorNote error={teams.error ?? error} />
       {access.isAdmin ? <TeamForm key={editing?.id ?? "new"} team={editing} onDone={() => setEditing(null)} /> : null}
-      <table className="table">
-        <caption className="sr-only">Teams</caption>
-        <thead>
-          <tr>
-            <th scope="col">Team</th>
-            <th scope="col">Description</th>
-            <th scope="col">Members</th>
-            <th scope="col">
-              <span className="sr-only">Actions</span>
-            </th>
+      <DataTable caption="Teams" columns={["Team", "Description", "Members"]} empty={teams.data?.length === 0} emptyText="No teams.">
+        {teams.data?.map((team) => (
+          <tr key={team.id}>
+            <th scope="row">{team.name}</th>
+            <td>{team.description}</td>
+            <td>{team.members?.join(", ") || "–"}</td>
+            <td className="row-actions">
+              {access.isAdmin ? (
+                <>
+                  <button type="button" onClick={() => setEditing(team)}>
+                    Edit
+                  </button>
+                  <ConfirmButton label="Delete" question={`Delete team ${team.name} and its grants?`} onConfirm={() => remove.mutate(team.id)} />
+                </>
+              ) : null}
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {teams.data?.length === 0 ? (
-            <tr>
-              <td colSpan={4} className="empty">
-                No teams.
-              </td>
-            </tr>
-          ) : null}
-          {teams.data?.map((team) => (
-            <tr key={team.id}>
-              <th scope="row">{team.name}</th>
-              <td>{team.description}</td>
-              <td>{team.members?.join(", ") || "–"}</td>
-              <td className="row-actions">
-                {access.isAdmin ? (
-                  <>
-                    <button type="button" onClick={() => setEditing(team)}>
-                      Edit
-                    </button>
-                    <ConfirmButton label="Delete" question={`Delete team ${team.name} and its grants?`} onConfirm={() => remove.mutate(team.id)} />
-                  </>
-                ) : null}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </DataTable>
     </>
   );
 }
@@ -225,31 +206,18 @@ export function GrantsPage() {
           Add grant
         </button>
       </form>
-      <table className="table">
-        <caption className="sr-only">Grants</caption>
-        <thead>
-          <tr>
-            <th scope="col">Who</th>
-            <th scope="col">Where</th>
-            <th scope="col">Role</th>
-            <th scope="col">
-              <span className="sr-only">Actions</span>
-            </th>
+      <DataTable caption="Grants" columns={["Who", "Where", "Role"]} empty={grants.data?.length === 0} emptyText="No grants.">
+        {grants.data?.map((g) => (
+          <tr key={g.id}>
+            <th scope="row">{g.user ? `user ${g.user}` : `team ${g.team}`}</th>
+            <td>{g.host ? `host ${g.host}` : `hosts labelled ${g.host_label}`}</td>
+            <td>{g.role}</td>
+            <td className="row-actions">
+              <ConfirmButton label="Revoke" question="Revoke this grant?" onConfirm={() => remove.mutate(g.id)} />
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {grants.data?.map((g) => (
-            <tr key={g.id}>
-              <th scope="row">{g.user ? `user ${g.user}` : `team ${g.team}`}</th>
-              <td>{g.host ? `host ${g.host}` : `hosts labelled ${g.host_label}`}</td>
-              <td>{g.role}</td>
-              <td className="row-actions">
-                <ConfirmButton label="Revoke" question="Revoke this grant?" onConfirm={() => remove.mutate(g.id)} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </DataTable>
     </>
   );
 }

@@ -3,6 +3,7 @@ import { type FormEvent, useState } from "react";
 import { api, call, type Schemas } from "../api/client";
 import { type FormErrors, formErrors } from "../api/errors";
 import { ConfirmButton } from "../components/Confirm";
+import { DataTable } from "../components/DataTable";
 import { ErrorNote } from "../components/ErrorNote";
 import { Field } from "../components/Field";
 import { PageTitle } from "../components/Layout";
@@ -127,42 +128,20 @@ export function TokensPage() {
         </button>
       </form>
       <ErrorNote error={tokens.error ?? revokeError} />
-      <table className="table">
-        <caption className="sr-only">Your tokens</caption>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Created</th>
-            <th scope="col">Expires</th>
-            <th scope="col">Limits</th>
-            <th scope="col">Last used</th>
-            <th scope="col">
-              <span className="sr-only">Actions</span>
-            </th>
+      <DataTable caption="Your tokens" columns={["Name", "Created", "Expires", "Limits", "Last used"]} empty={tokens.data?.length === 0} emptyText="You have no tokens.">
+        {tokens.data?.map((token) => (
+          <tr key={token.id}>
+            <th scope="row">{token.name}</th>
+            <td>{formatTime(token.created_at)}</td>
+            <td>{token.expires_at ? formatTime(token.expires_at) : "never"}</td>
+            <td>{tokenLimits(token)}</td>
+            <td>{token.last_used_at ? relativeTime(token.last_used_at) : "never"}</td>
+            <td className="row-actions">
+              <ConfirmButton label="Revoke" question={`Revoke ${token.name}?`} onConfirm={() => revoke.mutate(token.id)} />
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {tokens.data?.length === 0 ? (
-            <tr>
-              <td colSpan={6} className="empty">
-                You have no tokens.
-              </td>
-            </tr>
-          ) : null}
-          {tokens.data?.map((token) => (
-            <tr key={token.id}>
-              <th scope="row">{token.name}</th>
-              <td>{formatTime(token.created_at)}</td>
-              <td>{token.expires_at ? formatTime(token.expires_at) : "never"}</td>
-              <td>{tokenLimits(token)}</td>
-              <td>{token.last_used_at ? relativeTime(token.last_used_at) : "never"}</td>
-              <td className="row-actions">
-                <ConfirmButton label="Revoke" question={`Revoke ${token.name}?`} onConfirm={() => revoke.mutate(token.id)} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </DataTable>
     </>
   );
 }

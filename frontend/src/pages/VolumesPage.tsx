@@ -4,6 +4,7 @@ import { api, call } from "../api/client";
 import { type FormErrors, formErrors } from "../api/errors";
 import { useAccess } from "../auth/session";
 import { ConfirmButton } from "../components/Confirm";
+import { DataTable } from "../components/DataTable";
 import { ErrorNote, Notice } from "../components/ErrorNote";
 import { Field } from "../components/Field";
 import { JsonPanel, UsedBy } from "../components/JsonPanel";
@@ -80,55 +81,33 @@ export function VolumesPage() {
       <ErrorNote error={hosts.error ?? volumes.error ?? error} />
       {pruned ? <Notice>{pruned}</Notice> : null}
       {operator && host ? <VolumeCreate hostId={host.id} onCreated={refresh} /> : null}
-      <table className="table">
-        <caption className="sr-only">Volumes of {host?.name}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Driver</th>
-            <th scope="col">Created</th>
-            <th scope="col">Labels</th>
-            <th scope="col">Used by</th>
-            <th scope="col">
-              <span className="sr-only">Actions</span>
+      <DataTable caption={`Volumes of ${host?.name ?? ""}`} columns={["Name", "Driver", "Created", "Labels", "Used by"]} empty={volumes.data?.length === 0} emptyText="No volumes.">
+        {volumes.data?.map((v) => (
+          <tr key={v.Name}>
+            <th scope="row" className="mono ellipsis" title={v.Name}>
+              {v.Name}
             </th>
+            <td>{v.Driver}</td>
+            <td>{formatTime(v.CreatedAt)}</td>
+            <td className="mono small">{pairsText(v.Labels) || "–"}</td>
+            <td>
+              <UsedBy hostId={hostId} users={v.UsedBy} />
+            </td>
+            <td className="row-actions">
+              <button type="button" onClick={() => void inspect(v.Name)}>
+                Inspect
+              </button>
+              {operator ? (
+                <ConfirmButton
+                  label="Remove"
+                  question={`Remove volume ${v.Name}${v.UsedBy?.length ? " (in use: forced)" : ""}? Its data is lost.`}
+                  onConfirm={() => remove.mutate({ name: v.Name, force: Boolean(v.UsedBy?.length) })}
+                />
+              ) : null}
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {volumes.data?.length === 0 ? (
-            <tr>
-              <td colSpan={6} className="empty">
-                No volumes.
-              </td>
-            </tr>
-          ) : null}
-          {volumes.data?.map((v) => (
-            <tr key={v.Name}>
-              <th scope="row" className="mono ellipsis" title={v.Name}>
-                {v.Name}
-              </th>
-              <td>{v.Driver}</td>
-              <td>{formatTime(v.CreatedAt)}</td>
-              <td className="mono small">{pairsText(v.Labels) || "–"}</td>
-              <td>
-                <UsedBy hostId={hostId} users={v.UsedBy} />
-              </td>
-              <td className="row-actions">
-                <button type="button" onClick={() => void inspect(v.Name)}>
-                  Inspect
-                </button>
-                {operator ? (
-                  <ConfirmButton
-                    label="Remove"
-                    question={`Remove volume ${v.Name}${v.UsedBy?.length ? " (in use: forced)" : ""}? Its data is lost.`}
-                    onConfirm={() => remove.mutate({ name: v.Name, force: Boolean(v.UsedBy?.length) })}
-                  />
-                ) : null}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </DataTable>
       {inspected ? <JsonPanel title={`Volume ${inspected.name}`} value={inspected.value} onClose={() => setInspected(null)} /> : null}
     </>
   );
