@@ -3,8 +3,6 @@ policy, bad parameters and unreachable hosts — each refused with its close cod
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from django.contrib.auth.models import User
 
@@ -14,7 +12,6 @@ from tests.containers.test_ws_support import (
     collect,
     communicator,
     connect,
-    engine,
     expect_close,
     owned_by,
     refused,
@@ -22,15 +19,8 @@ from tests.containers.test_ws_support import (
     token_for,
     user_with_role,
 )
-from tests.testbed import Testbed
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def docker1(testbed: Testbed) -> Iterator[Docker]:
-    with engine(testbed.engine1.unix_url) as d:
-        yield d
 
 
 def test_anonymous_and_invisible_callers_are_refused(

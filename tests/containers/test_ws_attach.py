@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -33,12 +33,6 @@ from tests.testbed import Testbed
 pytestmark = pytest.mark.django_db(transaction=True)
 
 STDOUT, STDERR = 1, 2
-
-
-@pytest.fixture
-def docker1(testbed: Testbed) -> Iterator[Docker]:
-    with engine(testbed.engine1.unix_url) as d:
-        yield d
 
 
 def attach_path(host: Host, container: str, query: str = "") -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,12 +24,6 @@ from tests.containers.test_ws_support import (
 from tests.testbed import Testbed
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def docker1(testbed: Testbed) -> Iterator[Docker]:
-    with engine(testbed.engine1.unix_url) as d:
-        yield d
 
 
 def exec_path(host: Host, container: str, query: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth.models import User
@@ -16,21 +15,13 @@ from tests.containers.test_ws_support import (
     Docker,
     collect,
     connect,
-    engine,
     has_text,
     run,
     texts,
     token_for,
 )
-from tests.testbed import Testbed
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def docker1(testbed: Testbed) -> Iterator[Docker]:
-    with engine(testbed.engine1.unix_url) as d:
-        yield d
 
 
 def test_viewers_with_the_same_options_share_one_engine_stream(

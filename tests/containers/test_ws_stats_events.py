@@ -4,7 +4,7 @@ log and event streams (over TLS)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -32,12 +32,6 @@ STATS_KEYS = {
     "type", "container", "cpu_percent", "mem_usage", "mem_limit", "mem_percent", "net_rx", "net_tx",
     "blk_read", "blk_write", "pids", "ts", "net_rx_rate", "net_tx_rate", "blk_read_rate", "blk_write_rate",
 }  # fmt: skip
-
-
-@pytest.fixture
-def docker1(testbed: Testbed) -> Iterator[Docker]:
-    with engine(testbed.engine1.unix_url) as d:
-        yield d
 
 
 def test_stats_come_once_a_second_from_one_shared_engine_stream(
