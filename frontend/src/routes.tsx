@@ -15,6 +15,7 @@ import { RegistriesPage, RegistryFormPage } from "./pages/RegistriesPage";
 import { RunContainerPage } from "./pages/RunContainerPage";
 import { GrantsPage, TeamsPage } from "./pages/TeamsPage";
 import { TokensPage } from "./pages/TokensPage";
+import { UsersPage } from "./pages/UsersPage";
 import { VolumesPage } from "./pages/VolumesPage";
 
 export const router = createBrowserRouter([
@@ -45,6 +46,7 @@ export const router = createBrowserRouter([
       { path: "audit", element: <AuditPage /> },
       { path: "teams", element: <TeamsPage /> },
       { path: "grants", element: <GrantsPage /> },
+      { path: "users", element: <UsersPage /> },
       { path: "*", element: <NotFoundPage /> },
     ],
   },

@@ -45,16 +45,17 @@ class UserSerializer(serializers.ModelSerializer[Any]):
         ]  # fmt: skip
         read_only_fields = ["id", "last_login", "date_joined", "teams"]
 
-    def validate_password(self, value: str) -> str:
-        try:
-            password_validation.validate_password(value, self.instance)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(list(exc.messages)) from exc
-        return value
-
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if self.instance is None and not attrs.get("password"):
             raise serializers.ValidationError({"password": "A new user needs a password."})
+        if attrs.get("password"):
+            # Checked against the user as it will be, so "too similar to the username" applies to new users.
+            names = ("username", "email", "first_name", "last_name")
+            subject = User(**{name: attrs.get(name, getattr(self.instance, name, "")) for name in names})
+            try:
+                password_validation.validate_password(attrs["password"], subject)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError({"password": list(exc.messages)}) from exc
         request = self.context.get("request")
         if self.instance is not None and request is not None and self.instance.pk == request.user.pk:
             # Nobody locks themselves out: another administrator has to do it.

@@ -21,6 +21,12 @@ def test_admin_creates_a_user_with_a_validated_password_never_shown_or_logged(
     admin = client_for(alice)
     weak = admin.post("/api/v1/users/", {"username": "carol", "password": "123"}, format="json")
     assert weak.status_code == 400 and "password" in weak.json()["fields"], weak.json()
+    similar = admin.post(
+        "/api/v1/users/", {"username": "carolyn-smithers", "password": "carolyn-smithers"}, format="json"
+    )
+    assert similar.status_code == 400 and "too similar" in similar.json()["fields"]["password"][0], (
+        similar.json()
+    )
     missing = admin.post("/api/v1/users/", {"username": "carol"}, format="json")
     assert missing.status_code == 400 and missing.json()["fields"]["password"] == [
         "A new user needs a password."

@@ -1,5 +1,5 @@
 import { useQueryClient } from "@tanstack/react-query";
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { NavLink, Outlet, useLocation, useNavigate } from "react-router";
 import { request } from "../api/client";
 import { errorMessage } from "../api/errors";
@@ -17,6 +17,16 @@ export function Layout() {
   const [theme, setTheme] = useState<Theme>(storedTheme);
   const [logoutError, setLogoutError] = useState<string | null>(null);
   useEffect(() => applyTheme(theme), [theme]);
+  // The page scrolls in its own region (below the top bar, above the jobs panel): a new page starts at its
+  // top, and when the focus was in the top bar (a nav link was followed) it moves to the page, so the
+  // keyboard (PageDown, End, Tab) works on the page at once. A control the page focused itself keeps it.
+  const scroller = useRef<HTMLDivElement>(null);
+  const mainRef = useRef<HTMLElement>(null);
+  useEffect(() => {
+    scroller.current?.scrollTo({ top: 0 });
+    const active = document.activeElement;
+    if (!active || active === document.body || active.closest(".topbar")) mainRef.current?.focus({ preventScroll: true });
+  }, [pathname]);
 
   async function logout() {
     try {
@@ -51,6 +61,7 @@ export function Layout() {
           <NavLink to="/audit">Audit</NavLink>
           <NavLink to="/teams">Teams</NavLink>
           {access.isAdmin ? <NavLink to="/grants">Grants</NavLink> : null}
+          {access.isAdmin ? <NavLink to="/users">Users</NavLink> : null}
         </nav>
         <span className="spacer" />
         <label className="theme">
@@ -74,9 +85,12 @@ export function Layout() {
           Logging out failed: {logoutError}
         </div>
       ) : null}
-      <main id="main">
-        <Outlet />
-      </main>
+      {/* The page scrolls in its own region; the jobs panel is docked below it and never covers it. */}
+      <div className="app-scroll" ref={scroller}>
+        <main id="main" tabIndex={-1} ref={mainRef}>
+          <Outlet />
+        </main>
+      </div>
       <JobsPanel />
     </div>
     </JobsProvider>
