@@ -1,6 +1,7 @@
-/** Images per host: list, pull (with a registry/repository/tag picker) and build (a pasted Dockerfile or an
- * uploaded context) as jobs whose progress shows in the jobs panel, push, tag, history, export, remove,
- * prune. Until the server has the images API this page says so. */
+/** Images per host: list, pull (with a registry/repository/tag picker) and build (a pasted Dockerfile, an
+ * uploaded context or a git URL the engine fetches) as jobs whose progress shows in the jobs panel, push,
+ * tag, history, export, load (`docker load` of an uploaded tar), remove, prune. Until the server has the
+ * images API this page says so. */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useCallback, useEffect, useState } from "react";
 import { Link, useSearchParams } from "react-router";
@@ -72,6 +73,7 @@ export function ImagesPage() {
   const [error, setError] = useState<unknown>(null);
   const [forceable, setForceable] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  const [loading, setLoading] = useState(false);
   const hostId = host?.id ?? 0;
   const base = `/api/v1/hosts/${hostId}/images/`;
   const images = useQuery({
@@ -144,6 +146,11 @@ export function ImagesPage() {
         <button type="button" onClick={refresh} disabled={images.isFetching}>
           {images.isFetching ? "Reloading…" : "Refresh"}
         </button>
+        {operator ? (
+          <button type="button" aria-expanded={loading} onClick={() => setLoading(!loading)}>
+            Load images…
+          </button>
+        ) : null}
         {admin ? (
           <>
             <ConfirmButton label="Prune dangling" question="Remove every untagged image of this host?" onConfirm={() => prune.mutate(true)} disabled={prune.isPending} />
@@ -158,8 +165,8 @@ export function ImagesPage() {
       </PageTitle>
       {host && !operator ? (
         <Notice>
-          Your role on {host.name} is {role ?? "none"}: you can look at its images, but pulling, building, pushing, tagging and removing need the operator
-          role.
+          Your role on {host.name} is {role ?? "none"}: you can look at its images, but pulling, building, loading, pushing, tagging and removing need the
+          operator role.
         </Notice>
       ) : null}
       {host && operator && !admin ? <p className="muted small">Pruning images needs the admin role on {host.name}.</p> : null}
@@ -175,6 +182,7 @@ export function ImagesPage() {
         </div>
       ) : null}
       {notice ? <Notice>{notice}</Notice> : null}
+      {operator && host && loading ? <LoadForm key={`load-${host.id}`} hostId={host.id} onLoaded={refresh} onClose={() => setLoading(false)} /> : null}
       {operator && host ? (
         <div className="create-row">
           <PullForm key={`pull-${host.id}`} hostId={host.id} initialImage={params.get("pull") ?? ""} />
@@ -533,13 +541,15 @@ function PullForm({ hostId, initialImage }: { hostId: number; initialImage: stri
   );
 }
 
-/** A multipart POST with upload progress (fetch has none); the answer or an ApiError like `request`. */
-function upload<T>(url: string, form: FormData, onProgress: (fraction: number) => void): Promise<T> {
+/** A POST of a multipart form or a raw file with upload progress (fetch has none); the answer or an
+ * ApiError like `request`. */
+function upload<T>(url: string, body: FormData | Blob, onProgress: (fraction: number) => void, contentType?: string): Promise<T> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", url);
     xhr.withCredentials = true;
     xhr.setRequestHeader("Accept", "application/json");
+    if (contentType) xhr.setRequestHeader("Content-Type", contentType);
     for (const [key, value] of Object.entries(csrfHeaders("POST"))) xhr.setRequestHeader(key, value);
     xhr.upload.onprogress = (e) => {
       if (e.lengthComputable && e.total) onProgress(e.loaded / e.total);
@@ -557,15 +567,21 @@ function upload<T>(url: string, form: FormData, onProgress: (fraction: number) =
       else reject(ApiError.fromBody(xhr.status, xhr.statusText, body));
     };
     xhr.onerror = () => reject(new ApiError(0, "The server could not be reached (or the upload was refused)."));
-    xhr.send(form);
+    xhr.send(body);
   });
 }
 
-const BUILD_FIELDS = ["dockerfile_text", "context", "files", "dockerfile", "tags", "buildargs", "labels", "target", "nocache", "pull", "push"];
+const BUILD_FIELDS = ["dockerfile_text", "context", "files", "git_url", "dockerfile", "tags", "buildargs", "labels", "target", "nocache", "pull", "push"];
+
+type BuildMode = "dockerfile" | "upload" | "git";
+
+/** Where "Give exactly one of context, dockerfile_text or git_url" (named `context`) shows in each mode. */
+const CONTEXT_FIELD: Record<BuildMode, string> = { dockerfile: "dockerfile_text", upload: "context", git: "git_url" };
 
 function BuildForm({ hostId }: { hostId: number }) {
   const { upsert } = useJobs();
-  const [mode, setMode] = useState<"dockerfile" | "upload">("dockerfile");
+  const [mode, setMode] = useState<BuildMode>("dockerfile");
+  const [gitUrl, setGitUrl] = useState("");
   const [dockerfile, setDockerfile] = useState("");
   const [files, setFiles] = useState<File[]>([]);
   const [context, setContext] = useState<File | null>(null);
@@ -590,11 +606,13 @@ function BuildForm({ hostId }: { hostId: number }) {
     }
     const tagList = tags.split(/[\s,]+/).filter(Boolean);
     const url = `/api/v1/hosts/${hostId}/images/build/`;
-    const options = { nocache, pull, push, ...(target ? { target } : {}), ...(dockerfilePath && mode === "upload" ? { dockerfile: dockerfilePath } : {}) };
+    const options = { nocache, pull, push, ...(target ? { target } : {}), ...(dockerfilePath.trim() && mode !== "dockerfile" ? { dockerfile: dockerfilePath.trim() } : {}) };
     setUploading(0);
     try {
       let job: Job;
-      if (mode === "dockerfile" && files.length === 0) {
+      if (mode === "git") {
+        job = await request<Job>("POST", url, { git_url: gitUrl.trim(), tags: tagList, buildargs: args, ...options });
+      } else if (mode === "dockerfile" && files.length === 0) {
         job = await request<Job>("POST", url, { dockerfile_text: dockerfile, tags: tagList, buildargs: args, ...options });
       } else {
         const form = new FormData();
@@ -616,8 +634,9 @@ function BuildForm({ hostId }: { hostId: number }) {
       setStarted(null);
       const found = formErrors(error, BUILD_FIELDS);
       // "Give exactly one of context, dockerfile_text or git_url" goes to what this form shows.
-      if (found.fields.context && mode === "dockerfile") {
-        found.fields.dockerfile_text = found.fields.dockerfile_text ?? found.fields.context;
+      const shownField = CONTEXT_FIELD[mode];
+      if (found.fields.context && shownField !== "context") {
+        found.fields[shownField] = found.fields[shownField] ?? found.fields.context;
         delete found.fields.context;
       }
       setErrors(found);
@@ -636,6 +655,9 @@ function BuildForm({ hostId }: { hostId: number }) {
         </label>
         <label className="inline">
           <input type="radio" name={`build-mode-${hostId}`} checked={mode === "upload"} onChange={() => setMode("upload")} /> Upload a context
+        </label>
+        <label className="inline">
+          <input type="radio" name={`build-mode-${hostId}`} checked={mode === "git"} onChange={() => setMode("git")} /> Git repository URL
         </label>
       </div>
       {mode === "dockerfile" ? (
@@ -656,6 +678,34 @@ function BuildForm({ hostId }: { hostId: number }) {
           </Field>
           <Field label="Files for the context" error={f.files} hint="Optional: files the Dockerfile COPYs, placed by their names.">
             {(p) => <input {...p} type="file" multiple onChange={(e) => setFiles([...(e.target.files ?? [])])} />}
+          </Field>
+        </>
+      ) : mode === "git" ? (
+        <>
+          <Field
+            label="Repository URL"
+            error={f.git_url}
+            hint={
+              <>
+                The engine clones it itself (so the engine, not this server, must reach it). A branch or tag and a folder go after #, e.g.{" "}
+                <code>https://git.example.com/team/app.git#main:docker</code>; without one, the engine's default (master on Docker 20.10).
+              </>
+            }
+          >
+            {(p) => (
+              <input
+                {...p}
+                className="mono"
+                type="url"
+                value={gitUrl}
+                onChange={(e) => setGitUrl(e.target.value)}
+                placeholder="https://git.example.com/team/app.git"
+                required
+              />
+            )}
+          </Field>
+          <Field label="Dockerfile path in the repository" error={f.dockerfile} hint="Relative to the folder after #; default: Dockerfile">
+            {(p) => <input {...p} className="mono" value={dockerfilePath} onChange={(e) => setDockerfilePath(e.target.value)} placeholder="Dockerfile" />}
           </Field>
         </>
       ) : (
@@ -697,6 +747,96 @@ function BuildForm({ hostId }: { hostId: number }) {
           </span>
         ) : null}
       </div>
+    </form>
+  );
+}
+
+/** What `docker load` reported: "Loaded image: web:1" → "web:1", "Loaded image ID: sha256:…" → the id. */
+export function loadedNames(lines: string[]): string[] {
+  return lines.map((line) => line.replace(/^Loaded image(?: ID)?:\s*/i, "").trim()).filter(Boolean);
+}
+
+/** The content type an archive is sent with: the browser's when it names a gzip, else a tar. */
+export function archiveType(file: File): string {
+  const type = file.type.toLowerCase();
+  if (type === "application/gzip" || type === "application/x-gzip" || /\.(tgz|gz)$/i.test(file.name)) return "application/gzip";
+  return "application/x-tar";
+}
+
+/** `docker load`: an uploaded `docker save` tar (optionally gzip) streamed to the engine; reports what it loaded. */
+function LoadForm({ hostId, onLoaded, onClose }: { hostId: number; onLoaded: () => void; onClose: () => void }) {
+  const [file, setFile] = useState<File | null>(null);
+  const [progress, setProgress] = useState<number | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [loaded, setLoaded] = useState<string[] | null>(null);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!file) {
+      setError("Choose a tar archive, as docker save or Export writes it.");
+      return;
+    }
+    setProgress(0);
+    setLoaded(null);
+    try {
+      const answer = await upload<{ loaded?: string[] }>(`/api/v1/hosts/${hostId}/images/load/`, file, setProgress, archiveType(file));
+      setLoaded(loadedNames(answer?.loaded ?? []));
+      setError(null);
+      onLoaded();
+    } catch (err) {
+      setError(errorMessage(err).replace(/^body: /, ""));
+    } finally {
+      setProgress(null);
+    }
+  };
+  const percent = progress === null ? 0 : Math.round(progress * 100);
+  return (
+    <form className="card form" onSubmit={(e) => void submit(e)} aria-label="Load images" noValidate>
+      <h2>Load images</h2>
+      <Field label="Image archive" error={error} hint="A tar written by docker save (or Export on this page), optionally gzip-compressed; it may hold several images.">
+        {(p) => (
+          <input
+            {...p}
+            type="file"
+            accept=".tar,.tgz,.tar.gz,.gz,application/x-tar,application/gzip"
+            onChange={(e) => {
+              setFile(e.target.files?.[0] ?? null);
+              setError(null);
+              setLoaded(null);
+            }}
+            required
+          />
+        )}
+      </Field>
+      {progress !== null ? (
+        <div className="actions">
+          <progress max={100} value={percent} aria-label="Upload progress" aria-valuetext={`${percent}%`} />
+          <span className="small">{progress < 1 ? `Uploading ${percent}%…` : "The engine is loading the images…"}</span>
+        </div>
+      ) : null}
+      <div className="actions">
+        <button type="submit" className="primary" disabled={progress !== null || !file}>
+          {progress !== null ? "Loading…" : "Load"}
+        </button>
+        <button type="button" onClick={onClose}>
+          Close
+        </button>
+      </div>
+      {loaded ? (
+        <div className="notice" role="status" aria-label="Loaded images">
+          {loaded.length ? (
+            <>
+              The engine loaded {loaded.length === 1 ? "1 image" : `${loaded.length} images`}:
+              <ul className="mono">
+                {loaded.map((name) => (
+                  <li key={name}>{name}</li>
+                ))}
+              </ul>
+            </>
+          ) : (
+            "The engine loaded the archive but reported no image names."
+          )}
+        </div>
+      ) : null}
     </form>
   );
 }

@@ -9,6 +9,7 @@ import { ErrorNote, Notice } from "../../components/ErrorNote";
 import { PageTitle } from "../../components/Layout";
 import { useHosts } from "../../lib/hosts";
 import { LogViewer } from "../../logs/LogViewer";
+import { CommitForm } from "./CommitForm";
 import type { ConsoleMode } from "./Console";
 import { type Inspect, Overview } from "./Overview";
 
@@ -29,6 +30,7 @@ export function ContainerPage() {
   const client = useQueryClient();
   const navigate = useNavigate();
   const [actionError, setActionError] = useState<unknown>(null);
+  const [committing, setCommitting] = useState(false);
   const path = { host_pk: hostId, ref };
   // `console?mode=attach&start=1` (the run page's "Interactive (-it)"): attach to the main process and start
   // it, once; the parameters leave the address so that a reload does not start it again.
@@ -107,6 +109,9 @@ export function ContainerPage() {
             {state === "paused" ? <ActionButton verb="unpause" label="Unpause" act={act} /> : null}
             {running ? <ActionButton verb="kill" label="Kill" act={act} /> : null}
             <Rename hostId={hostId} reference={ref} onError={setActionError} />
+            <button type="button" aria-expanded={committing} onClick={() => setCommitting(!committing)}>
+              Commit…
+            </button>
             <ConfirmButton
               label="Remove"
               question={`Remove ${name}${running ? " (it is running: it will be killed)" : ""}?`}
@@ -115,10 +120,15 @@ export function ContainerPage() {
             />
           </div>
         ) : (
-          <Notice>You have the {access.roleOn(hostId) ?? "no"} role on this host: actions and the console need operator.</Notice>
+          <Notice>
+            You have the {access.roleOn(hostId) ?? "no"} role on this host: actions (start, stop, commit to an image…) and the console need operator.
+          </Notice>
         )
       ) : null}
       <ErrorNote error={actionError} />
+      {operator && committing && inspect.data ? (
+        <CommitForm key={`${hostId}/${ref}`} hostId={hostId} container={ref} name={name} onClose={() => setCommitting(false)} />
+      ) : null}
       <nav className="tabs" aria-label="Container views">
         <NavLink to={base} end>
           Overview
