@@ -64,8 +64,10 @@ class LayerProgress:
         layer = self.layers.setdefault(str(layer_id), {"status": "", "current": 0, "total": 0, "done": False})
         layer["status"] = status
         if isinstance(detail, dict) and "current" in detail:
-            layer["current"] = int(detail.get("current") or 0)
-            layer["total"] = int(detail.get("total") or 0)
+            total = int(detail.get("total") or 0)
+            current = int(detail.get("current") or 0)
+            # A push counts uncompressed bytes against a compressed total and overshoots it near the end.
+            layer["current"], layer["total"] = (min(current, total) if total else current), total
         lowered = status.lower()
         if any(lowered.startswith(done) for done in _LAYER_DONE):
             layer["done"] = True
