@@ -10,6 +10,7 @@ have docker-registry || need="$need docker-registry"
 have socat || need="$need socat"
 have ip || need="$need iproute2"
 have nsenter || need="$need util-linux"
+have git || need="$need git"  # dockerd clones git build contexts with it; the tests make a repository
 [ -x /usr/bin/chromium ] || need="$need chromium"  # the dashboard's browser tests
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ] && have apt-get; then
