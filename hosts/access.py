@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 from django.db.models import Q, QuerySet
 
-from hosts.models import ApiToken, Grant, Host, Role, Team
+from hosts.models import ApiToken, ClientCertificate, Grant, Host, Role, Team
 from hosts.policy import OWNER_TEAM_LABEL, OWNER_USER_LABEL
 
 
@@ -55,12 +55,29 @@ class AccessDenied(Exception):
         self.not_found = not_found
 
 
+class Credential(Protocol):
+    """What a caller authenticated with besides a session: an API token or a gateway client certificate.
+    Both carry the same limits, read here and nowhere else."""
+
+    pk: Any
+    name: str
+    scope_hosts: list[str]
+    max_role: str
+    expires_at: Any
+    default_host: Host | None
+
+    @property
+    def audit_name(self) -> str:
+        """How audit rows name it."""
+        ...
+
+
 @dataclass(eq=False)
 class Caller:
-    """A user, and the token they authenticated with (None for a session)."""
+    """A user, and the token or client certificate they authenticated with (None for a session)."""
 
     user: Any
-    token: ApiToken | None = None
+    token: Credential | None = None
     # Roles already worked out, by host id: a list of 500 containers asks once per host, not 500 times.
     roles: dict[int, Role | None] = field(default_factory=dict, repr=False)
 
@@ -80,8 +97,9 @@ class Caller:
 
 
 def caller(user: Any, token: Any = None) -> Caller:
-    """The Caller for a request's user and auth (DRF's request.auth, a websocket scope's token)."""
-    return Caller(user, token if isinstance(token, ApiToken) else None)
+    """The Caller for a request's user and auth (DRF's request.auth, a websocket scope's token, the gateway's
+    token or client certificate)."""
+    return Caller(user, token if isinstance(token, (ApiToken, ClientCertificate)) else None)
 
 
 def _grants_of(user: Any) -> QuerySet[Grant]:
@@ -92,11 +110,11 @@ def _strongest(roles: list[Role]) -> Role | None:
     return max(roles, key=lambda role: role.rank) if roles else None
 
 
-def _token_allows(token: ApiToken | None, host: Host) -> bool:
+def _token_allows(token: Credential | None, host: Host) -> bool:
     return token is None or not token.scope_hosts or any(fnmatchcase(host.name, p) for p in token.scope_hosts)
 
 
-def _cap(role: Role | None, token: ApiToken | None) -> Role | None:
+def _cap(role: Role | None, token: Credential | None) -> Role | None:
     if role is None or token is None or not token.max_role:
         return role
     ceiling = Role(token.max_role)

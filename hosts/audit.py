@@ -93,7 +93,7 @@ def record(
     entry = AuditEntry.objects.create(
         user=user,
         username=user.get_username() if user is not None else "",
-        token_name=who.token.name if who is not None and who.token is not None else "",
+        token_name=who.token.audit_name if who is not None and who.token is not None else "",
         source_ip=source_ip or None,
         entry_point=entry_point,
         host=host,

@@ -34,14 +34,13 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from hosts.models import ApiToken, ClientCertificate, ClientCertificateAuthority, Host, Role
+from hosts.models import ClientCertificate, ClientCertificateAuthority, Host, Role
 
 GATEWAY_CLIENTS = "gateway-clients"  # the CA row's purpose
 CA_VALIDITY = dt.timedelta(days=3650)
 DEFAULT_VALIDITY_DAYS = 365
 MAX_VALIDITY_DAYS = 3650
 BACKDATE = dt.timedelta(minutes=5)  # clocks of clients and servers differ a little
-AUDIT_NAME_PREFIX = "certificate "  # audit rows name the certificate in token_name: "certificate laptop"
 _KEY_USAGE = {
     "content_commitment": False,
     "key_encipherment": False,
@@ -244,21 +243,6 @@ def refusal(certificate: ClientCertificate | None) -> str | None:
     if not certificate.user.is_active:
         return f"{which} belongs to a deactivated user"
     return None
-
-
-def credential(certificate: ClientCertificate) -> Any:
-    """The certificate's limits as hosts.access reads them from a token: an ApiToken that is never saved
-    (no primary key, no secret), named "certificate <name>" so audit rows name the certificate."""
-    return ApiToken(
-        user=certificate.user,
-        name=f"{AUDIT_NAME_PREFIX}{certificate.name}",
-        key_id="",
-        secret_hash="",
-        expires_at=certificate.expires_at,
-        scope_hosts=list(certificate.scope_hosts),
-        max_role=certificate.max_role,
-        default_host=certificate.default_host,
-    )
 
 
 # The CA for DOCKER_CERT_PATH/ca.pem: whoever signed the gateway's own server certificate.

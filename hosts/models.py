@@ -222,6 +222,10 @@ class ApiToken(models.Model):
     def is_expired(self) -> bool:
         return self.expires_at is not None and self.expires_at <= timezone.now()
 
+    @property
+    def audit_name(self) -> str:
+        return self.name
+
     def touch(self) -> None:
         """Record use, at most once per LAST_USED_RESOLUTION."""
         now = timezone.now()
@@ -368,6 +372,10 @@ class ClientCertificate(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expires_at <= timezone.now()
+
+    @property
+    def audit_name(self) -> str:
+        return f"certificate {self.name}"  # in the audit log's token column: "certificate laptop"
 
     def touch(self) -> None:
         """Record use, at most once per LAST_USED_RESOLUTION."""

@@ -196,7 +196,7 @@ def _by_certificate(fingerprint: str) -> Caller:
             f"you. Use a valid certificate ({CERTIFICATE_HELP}), or send no certificate and a token: "
             f"{TOKEN_HELP}."
         )
-    return access.caller(certificate.user, client_certs.credential(certificate))
+    return access.caller(certificate.user, certificate)
 
 
 @dataclass(frozen=True)
@@ -220,9 +220,7 @@ class Resolved:
         token = self.who.token
         if token is None:
             return None
-        if token.pk is None:  # a client certificate's limits (hosts.client_certs.credential)
-            return ("certificate", token.name, self.who.user.pk)
-        return token.pk
+        return (type(token).__name__, token.pk)  # token and certificate ids are of different tables
 
     @property
     def filters_listings(self) -> bool:
