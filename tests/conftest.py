@@ -89,7 +89,7 @@ def tls_host(testbed: Testbed, alice: User) -> Host:
     )
 
 
-def _worker_database_url() -> str:
+def worker_database_url() -> str:
     """The URL of the test database the suite created, for a worker in another process."""
     from django.db import connection
 
@@ -110,7 +110,7 @@ def celery_worker(
 ) -> Iterator[None]:
     """A real Celery worker process (threads pool, like `make run`) on this run's queue and test DB."""
     with django_db_blocker.unblock():
-        database_url = _worker_database_url()
+        database_url = worker_database_url()
     log_path = tmp_path_factory.mktemp("celery") / "worker.log"
     env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "dockerweb.settings"}
     with log_path.open("wb") as log:

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from tests.conftest import REQUIRE_ENGINE, _worker_database_url
+from tests.conftest import REQUIRE_ENGINE, worker_database_url
 
 FRONTEND = Path(settings.BASE_DIR) / "frontend"
 DIST_INDEX = FRONTEND / "dist" / "index.html"
@@ -87,7 +87,7 @@ def live_server_url(
 ) -> Iterator[str]:
     """uvicorn serving `dockerweb.asgi` (with every websocket route) on the test database."""
     with django_db_blocker.unblock():
-        database_url = _worker_database_url()
+        database_url = worker_database_url()
     for stale in ARTIFACTS.glob("FAILED-*.png"):
         stale.unlink()
     port = _free_port()

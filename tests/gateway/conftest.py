@@ -30,7 +30,7 @@ from django.db import connection
 from django.test.utils import setup_databases, teardown_databases
 
 from hosts.models import ApiToken, AuditEntry, EntryPoint, Grant, Host, Role, Team
-from tests.conftest import _worker_database_url
+from tests.conftest import worker_database_url
 from tests.testbed import Testbed, pki
 from tests.testbed.images import LOCAL_TAG
 from tests.testbed.registry import free_port
@@ -228,7 +228,7 @@ def gateway(
     with django_db_blocker.unblock():
         _remove_world()  # leftovers of an interrupted run
         tokens = _make_world(testbed)
-        env = {"DATABASE_URL": _worker_database_url(), "DJANGO_SETTINGS_MODULE": "dockerweb.settings"}
+        env = {"DATABASE_URL": worker_database_url(), "DJANGO_SETTINGS_MODULE": "dockerweb.settings"}
     listeners: list[Listener] = []
     try:
         listeners.append(start_gateway(workdir, "plain", env))

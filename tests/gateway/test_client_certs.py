@@ -25,7 +25,7 @@ from rest_framework.test import APIClient
 
 from hosts import client_certs
 from hosts.models import ApiToken, AuditEntry, ClientCertificate, EntryPoint, Role
-from tests.conftest import _worker_database_url
+from tests.conftest import worker_database_url
 from tests.gateway.clis import DockerCli, find_docker_clis
 from tests.gateway.conftest import API_VERSION, IMAGE, TLS_HOST, UNIX_HOST, Gateway
 from tests.testbed import pki
@@ -61,7 +61,7 @@ def issuecert(gateway: Gateway, *args: str, check: bool = True) -> subprocess.Co
     env = {
         **os.environ,
         **_tls_env(gateway),
-        "DATABASE_URL": _worker_database_url(),
+        "DATABASE_URL": worker_database_url(),
         "DJANGO_SETTINGS_MODULE": "dockerweb.settings",
     }
     result = subprocess.run(

@@ -18,7 +18,7 @@ from hosts.models import Host
 from images.models import Job, JobKind, JobStatus
 from images.services import contexts, jobs
 from images.tasks import run_job
-from tests.conftest import _worker_database_url
+from tests.conftest import worker_database_url
 from tests.images.conftest import IMAGE, wait_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,7 +30,7 @@ def test_a_job_of_a_killed_worker_is_failed_and_its_build_stops(
     # A worker of our own, on a queue of its own, so the session's worker never takes this job.
     queue = f"lost-{uuid.uuid4().hex[:8]}"
     log_path = tmp_path / "worker.log"
-    env = {**os.environ, "DATABASE_URL": _worker_database_url()}
+    env = {**os.environ, "DATABASE_URL": worker_database_url()}
     with log_path.open("wb") as log:
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "dockerweb", "worker", "--pool", "threads",
