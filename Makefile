@@ -83,6 +83,8 @@ bench: install-dev
 	$(PY) bench/policy_check.py
 	$(PY) bench/containers.py
 	$(PY) bench/gateway.py
+	$(PY) bench/dashboard.py
+	$(PY) bench/images.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache frontend/node_modules frontend/dist

@@ -109,7 +109,7 @@ frontend dockerfrontend
 
 def start_haproxy(port: int, socket_path: str) -> subprocess.Popen[bytes]:
     if shutil.which("haproxy") is None:
-        sys.exit("bench/gateway.py compares with HAProxy: install it first (Debian: apt-get install haproxy).")
+        sys.exit("bench/gateway.py compares with HAProxy: install it (Debian: apt-get install haproxy).")
     config = WORKDIR / "haproxy.cfg"
     config.write_text(HAPROXY_CFG.format(socket=socket_path, port=port))
     log = WORKDIR / "haproxy.log"

@@ -4,6 +4,7 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { useCallback, useMemo, useRef, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { api, call, type Schemas } from "../api/client";
+import { errorMessage } from "../api/errors";
 import { useAccess } from "../auth/session";
 import { ConfirmButton } from "../components/Confirm";
 import { ErrorNote } from "../components/ErrorNote";
@@ -22,6 +23,27 @@ type Row = { kind: "group"; key: string; project: string; host: number; hostName
 
 const STATES = ["", "running", "paused", "restarting", "created", "exited", "dead"];
 type BulkAction = Schemas["ActionEnum"];
+/** The most containers the bulk endpoint takes in one request. */
+const BULK_LIMIT = 200;
+const PAST: Record<BulkAction, string> = {
+  start: "Started",
+  stop: "Stopped",
+  restart: "Restarted",
+  kill: "Killed",
+  pause: "Paused",
+  unpause: "Unpaused",
+  remove: "Removed",
+};
+interface BulkItemResult {
+  key: string;
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+interface BulkOutcome {
+  action: BulkAction;
+  results: BulkItemResult[];
+}
 
 export const containerKey = (c: Pick<Container, "host" | "id">) => `${c.host}:${c.id}`;
 
@@ -99,25 +121,46 @@ export function ContainersPage() {
   const chosen = containers.filter((c) => selected.has(containerKey(c)));
   const allChosen = containers.length > 0 && chosen.length === containers.length;
 
-  const [bulkResult, setBulkResult] = useState<{ action: string; failures: { name: string; detail: string }[]; ok: number } | null>(null);
+  const [bulkResult, setBulkResult] = useState<BulkOutcome | null>(null);
   const bulk = useMutation({
-    mutationFn: (action: BulkAction) =>
-      call(
-        api.POST("/api/v1/containers/bulk/", {
-          body: { action, force: action === "remove", containers: chosen.map((c) => ({ host: c.host, id: c.id })) },
-        }),
-      ),
-    onSuccess: (result, action) => {
-      const answer = result as { results?: { host: number; id: string; ok: boolean; detail?: string }[] };
-      const names = new Map(chosen.map((c) => [containerKey(c), c.name]));
-      const failures = (answer.results ?? [])
-        .filter((r) => !r.ok)
-        .map((r) => ({ name: names.get(`${r.host}:${r.id}`) ?? r.id, detail: r.detail ?? "failed" }));
-      setBulkResult({ action, failures, ok: (answer.results ?? []).length - failures.length });
-      if (action === "remove") setSelected(new Set());
+    mutationFn: async ({ action, targets }: { action: BulkAction; targets: Container[] }): Promise<BulkOutcome> => {
+      // The API takes up to BULK_LIMIT containers a request: more go in several, one after the other.
+      const results: BulkItemResult[] = [];
+      const names = new Map(targets.map((c) => [containerKey(c), c.name]));
+      for (let start = 0; start < targets.length; start += BULK_LIMIT) {
+        const part = targets.slice(start, start + BULK_LIMIT);
+        let answer: { results?: { host: number; id: string; ok: boolean; detail?: string }[] };
+        try {
+          answer = (await call(
+            api.POST("/api/v1/containers/bulk/", {
+              body: { action, force: action === "remove", containers: part.map((c) => ({ host: c.host, id: c.id })) },
+            }),
+          )) as typeof answer;
+        } catch (error) {
+          // A request that failed as a whole: its containers failed with its reason; the others keep theirs.
+          if (start === 0 && targets.length <= BULK_LIMIT) throw error;
+          answer = { results: part.map((c) => ({ host: c.host, id: c.id, ok: false, detail: errorMessage(error) })) };
+        }
+        for (const r of answer.results ?? []) {
+          const key = `${r.host}:${r.id}`;
+          results.push({ key, name: names.get(key) ?? shortId(r.id), ok: r.ok, detail: r.detail ?? (r.ok ? "" : "failed") });
+        }
+      }
+      return { action, results };
+    },
+    onSuccess: (outcome) => {
+      setBulkResult(outcome);
+      if (outcome.action === "remove") {
+        const gone = new Set(outcome.results.filter((r) => r.ok).map((r) => r.key));
+        setSelected((old) => new Set([...old].filter((key) => !gone.has(key))));
+      }
       void client.invalidateQueries({ queryKey: ["containers"] });
     },
   });
+  const runBulk = (action: BulkAction) => {
+    setBulkResult(null);
+    bulk.mutate({ action, targets: chosen });
+  };
 
   const canRun = (hosts.data ?? []).some((h) => access.can(h.id, "operator"));
   const hostsById = useMemo(() => new Map((hosts.data ?? []).map((h) => [h.id, h])), [hosts.data]);
@@ -174,7 +217,7 @@ export function ContainersPage() {
       <div className="toolbar bulk" aria-label="Bulk actions" role="toolbar">
         <span>{chosen.length ? `${chosen.length} selected` : "Select containers for bulk actions"}</span>
         {(["start", "stop", "restart"] as const).map((action) => (
-          <button key={action} type="button" disabled={!chosen.length || bulk.isPending} onClick={() => bulk.mutate(action)}>
+          <button key={action} type="button" disabled={!chosen.length || bulk.isPending} onClick={() => runBulk(action)}>
             {action[0]?.toUpperCase()}
             {action.slice(1)}
           </button>
@@ -183,25 +226,16 @@ export function ContainersPage() {
           label="Remove"
           question={`Remove ${chosen.length} container${chosen.length === 1 ? "" : "s"} (running ones too)?`}
           disabled={!chosen.length || bulk.isPending}
-          onConfirm={() => bulk.mutate("remove")}
+          onConfirm={() => runBulk("remove")}
         />
       </div>
       <ErrorNote error={bulk.error} />
-      {bulkResult ? (
-        <div className={bulkResult.failures.length ? "error-note" : "notice"} role="status">
-          {bulkResult.action}: {bulkResult.ok} done
-          {bulkResult.failures.length ? `, ${bulkResult.failures.length} failed` : ""}
-          {bulkResult.failures.length ? (
-            <ul>
-              {bulkResult.failures.map((f) => (
-                <li key={f.name}>
-                  {f.name}: {f.detail}
-                </li>
-              ))}
-            </ul>
-          ) : null}
-        </div>
+      {bulk.isPending ? (
+        <p className="notice" role="status">
+          {bulk.variables ? `${bulk.variables.action}: working on ${bulk.variables.targets.length} container${bulk.variables.targets.length === 1 ? "" : "s"}…` : "Working…"}
+        </p>
       ) : null}
+      {bulkResult ? <BulkReport outcome={bulkResult} onClose={() => setBulkResult(null)} /> : null}
       <ContainerTable
         rows={rows}
         hostsById={hostsById}
@@ -219,6 +253,37 @@ export function ContainersPage() {
         loading={list.isPending}
       />
     </>
+  );
+}
+
+/** What a bulk action did to each container: failures first with the engine's or the policy's reason. */
+function BulkReport({ outcome, onClose }: { outcome: BulkOutcome; onClose: () => void }) {
+  const failures = outcome.results.filter((r) => !r.ok);
+  const done = outcome.results.filter((r) => r.ok);
+  const many = outcome.results.length > 20;
+  return (
+    <div className={failures.length ? "error-note" : "notice"} role="status" aria-label="Bulk action results">
+      <p>
+        {outcome.action}: {done.length} done{failures.length ? `, ${failures.length} failed` : ""}{" "}
+        <button type="button" className="link" onClick={onClose}>
+          Dismiss
+        </button>
+      </p>
+      <ul className="bulk-results">
+        {failures.map((r) => (
+          <li key={r.key} className="failed">
+            {r.name}: failed: {r.detail}
+          </li>
+        ))}
+        {many ? null : done.map((r) => <li key={r.key}>{r.name}: {PAST[outcome.action].toLowerCase()}</li>)}
+      </ul>
+      {many && done.length ? (
+        <details className="inline-details">
+          <summary>{`${done.length} ${PAST[outcome.action].toLowerCase()}`}</summary>
+          <p className="small">{done.map((r) => r.name).join(", ")}</p>
+        </details>
+      ) : null}
+    </div>
   );
 }
 
