@@ -25,17 +25,10 @@ from django.contrib.auth.models import User
 
 from hosts.models import Grant, Host, Role
 from hosts.policy import OWNER_TEAM_LABEL, OWNER_USER_LABEL
-from tests.conftest import REQUIRE_ENGINE
 from tests.frontend.conftest import log_in, screenshot
+from tests.frontend.playwright_expect import expect
 from tests.images.registries import exposed_to
 from tests.testbed import Testbed
-
-try:
-    from playwright.sync_api import expect
-except ImportError:
-    if REQUIRE_ENGINE:
-        raise
-    pytest.skip("the Python package playwright is not installed (requirements-dev)", allow_module_level=True)
 
 pytestmark = [pytest.mark.engine, pytest.mark.django_db(transaction=True)]
 

@@ -12,17 +12,10 @@ import pytest
 from django.contrib.auth.models import User
 
 from hosts.models import Grant, Host, Role
-from tests.conftest import REQUIRE_ENGINE
 from tests.frontend.conftest import log_in, screenshot
+from tests.frontend.playwright_expect import expect
 from tests.hosts.context_exports import export_bytes
 from tests.testbed import Testbed
-
-try:
-    from playwright.sync_api import expect
-except ImportError:
-    if REQUIRE_ENGINE:
-        raise
-    pytest.skip("the Python package playwright is not installed (requirements-dev)", allow_module_level=True)
 
 pytestmark = [pytest.mark.engine, pytest.mark.django_db(transaction=True)]
 

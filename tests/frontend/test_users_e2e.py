@@ -14,15 +14,8 @@ from django.utils import timezone
 
 from hosts.models import Host, Team
 from images.models import Job, JobKind, JobStatus
-from tests.conftest import REQUIRE_ENGINE
 from tests.frontend.conftest import log_in, screenshot
-
-try:
-    from playwright.sync_api import expect
-except ImportError:
-    if REQUIRE_ENGINE:
-        raise
-    pytest.skip("the Python package playwright is not installed (requirements-dev)", allow_module_level=True)
+from tests.frontend.playwright_expect import expect
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
