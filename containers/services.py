@@ -7,9 +7,11 @@ Views call these; they never talk to an engine themselves. Engine failures surfa
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -23,6 +25,7 @@ from hosts.admission import admit
 from hosts.engine import EngineError, EngineTarget, async_client, open_engine
 from hosts.engine.errors import raise_for_status, translate_errors
 from hosts.models import Host
+from hosts.policy import Denied
 from images.registry import credentials_for
 
 COMPOSE_PROJECT = "com.docker.compose.project"
@@ -171,6 +174,10 @@ def container_action(who: Caller, host: Host, ref: str, action: str, **params: A
         raise ValueError(f"unknown action {action!r}")
     query = {key: [str(value)] for key, value in params.items() if value is not None}
     admit(who, host, "POST", f"/containers/{ref}/{action}", query, None, b"")
+    _lifecycle(host, ref, action, params)
+
+
+def _lifecycle(host: Host, ref: str, action: str, params: dict[str, Any]) -> None:
     with _engine(host) as client:
         api = client.api
         if action == "stop":
@@ -187,8 +194,52 @@ def remove_container(
     who: Caller, host: Host, ref: str, *, force: bool = False, volumes: bool = False
 ) -> None:
     admit(who, host, "DELETE", f"/containers/{ref}", {"force": [str(force)], "v": [str(volumes)]}, None, b"")
+    _remove(host, ref, force, volumes)
+
+
+def _remove(host: Host, ref: str, force: bool, volumes: bool) -> None:
     with _engine(host) as client:
         client.api.remove_container(ref, force=force, v=volumes)
+
+
+BULK_CONCURRENCY = 8  # engine calls of one bulk request at a time (a stop can take its whole timeout)
+
+
+def bulk_action(
+    who: Caller, hosts: dict[int, Host], items: list[dict[str, Any]], verb: str, force: bool = False
+) -> list[dict[str, Any]]:
+    """One action (a lifecycle verb or "remove") on many containers, each `{"host": id, "id": ref}`; one
+    result per item, in order. Admission runs first for all of them, here (it reads the database); the
+    engine calls then run concurrently, so 200 stops take about as long as the slowest few, not their sum."""
+    results: list[dict[str, Any]] = []
+    calls: list[tuple[dict[str, Any], Callable[[], None]]] = []
+    for item in items:
+        outcome: dict[str, Any] = {"host": item["host"], "id": item["id"], "ok": False}
+        results.append(outcome)
+        host, ref = hosts.get(item["host"]), item["id"]
+        try:
+            if host is None:
+                raise access.AccessDenied(f"No host {item['host']} is visible to you.", not_found=True)
+            if verb == "remove":
+                admit(who, host, "DELETE", f"/containers/{ref}", {"force": [str(force)]}, None, b"")
+                calls.append((outcome, functools.partial(_remove, host, ref, force, False)))
+            else:
+                admit(who, host, "POST", f"/containers/{ref}/{verb}", {}, None, b"")
+                calls.append((outcome, functools.partial(_lifecycle, host, ref, verb, {})))
+        except (access.AccessDenied, Denied, EngineError) as exc:
+            outcome["detail"] = getattr(exc, "message", str(exc))
+
+    def run(outcome: dict[str, Any], call: Callable[[], None]) -> None:
+        try:
+            call()
+            outcome["ok"] = True
+        except EngineError as exc:
+            outcome["detail"] = exc.message
+
+    if calls:
+        with ThreadPoolExecutor(min(BULK_CONCURRENCY, len(calls)), thread_name_prefix="bulk") as pool:
+            list(pool.map(lambda pair: run(*pair), calls))
+    return results
 
 
 def rename_container(who: Caller, host: Host, ref: str, new_name: str) -> None:

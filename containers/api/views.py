@@ -21,12 +21,9 @@ from containers.api.serializers import (
 )
 from dockerweb.api import Pagination
 from hosts import access
-from hosts.access import AccessDenied
 from hosts.api.auditing import AuditedMixin, request_caller
 from hosts.api.scoped import HostScopedViewSet
-from hosts.engine import EngineError
 from hosts.models import Host
-from hosts.policy import Denied
 
 LIST_PARAMETERS = [
     OpenApiParameter("host", OpenApiTypes.STR, description="Host id or name (default: every visible host)"),
@@ -105,21 +102,8 @@ class ContainerListViewSet(AuditedMixin):
         who = request_caller(request)
         verb, force = serializer.validated_data["action"], serializer.validated_data["force"]
         visible = {host.pk: host for host in access.visible_hosts(who)}
-        results = []
-        for item in serializer.validated_data["containers"]:
-            host = visible.get(item["host"])
-            outcome: dict[str, Any] = {"host": item["host"], "id": item["id"], "ok": False}
-            try:
-                if host is None:
-                    raise AccessDenied(f"No host {item['host']} is visible to you.", not_found=True)
-                if verb == "remove":
-                    services.remove_container(who, host, item["id"], force=force)
-                else:
-                    services.container_action(who, host, item["id"], verb)
-                outcome["ok"] = True
-            except (AccessDenied, Denied, EngineError) as exc:
-                outcome["detail"] = getattr(exc, "message", str(exc))
-            results.append(outcome)
+        items = serializer.validated_data["containers"]
+        results = services.bulk_action(who, visible, items, verb, force)
         return Response({"action": verb, "results": results, "failed": sum(not r["ok"] for r in results)})
 
 

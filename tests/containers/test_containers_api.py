@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import tarfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -238,20 +239,27 @@ def test_the_list_spans_hosts_and_reports_a_down_host(
 def test_bulk_actions_report_each_result(
     testbed: Testbed, host: Host, people: dict[str, APIClient], names: Callable[[], str]
 ) -> None:
-    mine = [names(), names()]
+    # `sleep` as PID 1 ignores SIGTERM: each stop waits out its 3 s StopTimeout, 12 s one after the other.
+    slow = {"command": ["sleep", "300"], "engine_body": {"StopTimeout": 3}}
+    mine = [names() for _ in range(4)]
     for name in mine:
-        run(people["dave"], host, {"image": testbed.images[0], "name": name, "command": ["sleep", "300"]})
+        run(people["dave"], host, {"image": testbed.images[0], "name": name, **slow})
     theirs = names()
-    run(people["erin"], host, {"image": testbed.images[0], "name": theirs, "command": ["sleep", "300"]})
+    run(people["erin"], host, {"image": testbed.images[0], "name": theirs, **slow})
     items = [{"host": host.pk, "id": name} for name in [*mine, theirs, "no-such-container"]]
+    started = time.monotonic()
     response = people["dave"].post(
         "/api/v1/containers/bulk/", {"action": "stop", "containers": items}, format="json"
     )
+    elapsed = time.monotonic() - started
     assert response.status_code == 200
+    assert [item["id"] for item in response.json()["results"]] == [item["id"] for item in items]
     results = {item["id"]: item for item in response.json()["results"]}
-    assert results[mine[0]]["ok"] and results[mine[1]]["ok"]
+    assert all(results[name]["ok"] for name in mine)
     assert not results[theirs]["ok"] and not results["no-such-container"]["ok"]
+    assert "No such container" in results["no-such-container"]["detail"]
     assert response.json()["failed"] == 2
+    assert elapsed < 9, f"the stops ran one after the other ({elapsed:.1f} s)"
 
 
 def test_prune_is_for_host_admins_and_bad_input_is_named(
