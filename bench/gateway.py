@@ -16,12 +16,9 @@ Run: `.venv/bin/python bench/gateway.py` (root, with the test packages installed
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -30,48 +27,25 @@ from pathlib import Path
 import h11
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if __name__ == "__main__":
+    # Run as a script, Python puts bench/ first on the path, where bench/containers.py and bench/images.py
+    # would shadow the apps; the project root belongs there instead.
+    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != ROOT / "bench"]
+    sys.path.insert(0, str(ROOT))
 
-WORKDIR = Path(tempfile.mkdtemp(prefix="dockerweb-bench-gateway-"))
-os.environ.update(DOCKERWEB_DATA_DIR=str(WORKDIR), DJANGO_SETTINGS_MODULE="dockerweb.settings")
-os.environ.pop("DATABASE_URL", None)
+from bench.harness import API, engine_env, environment, free_port, percentile, setup_database, start_listener  # noqa: E402
 
-IMAGE = "dwtest/busybox:latest"
-HOST_NAME = "bench"
+HOST_NAME = "engine1"  # engine1 as setup_database() registers it
 CONTAINERS = 50
 LOG_BYTES = 200 * 1024 * 1024
 LINE = "0123456789" * 9 + "01234567"  # 98 characters and a newline per log line
 SEQUENTIAL, PER_WORKER, WORKERS, ROUNDS = 400, 100, 16, 4
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing listens on {port}:\n{log.read_text()[-3000:]}")
-
-
-def start_gateway(port: int) -> subprocess.Popen[bytes]:
-    log = WORKDIR / "gateway.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "gateway", "--address", f"127.0.0.1:{port}"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    wait_port(port, process, log)
-    return process
+def start_gateway(workdir: Path, port: int) -> subprocess.Popen[bytes]:
+    """`manage.py gateway` as `make run` starts it."""
+    command = [sys.executable, "manage.py", "gateway", "--address", f"127.0.0.1:{port}"]
+    return start_listener("gateway", command, port, workdir / "gateway.log", timeout=30)
 
 
 # Like docker-socket-proxy's haproxy.cfg with CONTAINERS=1 (plus its defaults PING, VERSION, EVENTS).
@@ -107,18 +81,10 @@ frontend dockerfrontend
 """
 
 
-def start_haproxy(port: int, socket_path: str) -> subprocess.Popen[bytes]:
-    if shutil.which("haproxy") is None:
-        sys.exit("bench/gateway.py compares with HAProxy: install it (Debian: apt-get install haproxy).")
-    config = WORKDIR / "haproxy.cfg"
+def start_haproxy(workdir: Path, port: int, socket_path: str) -> subprocess.Popen[bytes]:
+    config = workdir / "haproxy.cfg"
     config.write_text(HAPROXY_CFG.format(socket=socket_path, port=port))
-    log = WORKDIR / "haproxy.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            ["haproxy", "-db", "-f", str(config)], stdout=out, stderr=subprocess.STDOUT
-        )
-    wait_port(port, process, log)
-    return process
+    return start_listener("haproxy", ["haproxy", "-db", "-f", str(config)], port, workdir / "haproxy.log", 30)
 
 
 @dataclass
@@ -169,11 +135,6 @@ async def worker(target: Target, path: str, count: int, latencies: list[float]) 
         writer.close()
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
-
-
 @dataclass
 class Latency:
     p50: float
@@ -199,9 +160,8 @@ async def measure(targets: dict[str, Target], path: str, workers: int, per_worke
     }
 
 
-def docker_logs(docker_host: str, config_dir: Path | None, container: str) -> float:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_") and "proxy" not in k.lower()}
-    env.update(DOCKER_HOST=docker_host, DOCKER_CONFIG=str(config_dir or WORKDIR / "no-config"))
+def docker_logs(docker_host: str, config_dir: Path, container: str) -> float:
+    env = {**engine_env(config_dir), "DOCKER_HOST": docker_host}
     started = time.perf_counter()
     result = subprocess.run(["docker", "logs", container], env=env, stdout=subprocess.PIPE, check=False)
     elapsed = time.perf_counter() - started
@@ -212,37 +172,19 @@ def docker_logs(docker_host: str, config_dir: Path | None, container: str) -> fl
     return elapsed
 
 
-def setup_database(engine_url: str) -> str:
-    import django
-
-    django.setup()
-    from django.contrib.auth.models import User
-    from django.core.management import call_command
-
-    from hosts.models import ApiToken, Host
-
-    call_command("migrate", verbosity=0)
-    admin = User.objects.create_superuser("bench", "", None)
-    Host.objects.create(name=HOST_NAME, url=engine_url)
-    return ApiToken.issue(admin, "bench")[1]
-
-
 def main() -> None:
-    import docker
-
-    from tests.testbed import start_testbed, stop_testbed
-
-    bed = start_testbed()
-    processes: list[subprocess.Popen[bytes]] = []
-    engine = docker.DockerClient(base_url=bed.engine1.unix_url, version="1.41", timeout=600)
-    try:
-        token = setup_database(bed.engine1.unix_url)
+    if shutil.which("haproxy") is None:
+        sys.exit("bench/gateway.py compares with HAProxy: install it (Debian: apt-get install haproxy).")
+    with environment("gateway", show_load=False) as env:
+        bed, workdir = env.bed, env.workdir
+        engine = env.engine_clients()[0]
+        token = setup_database(bed).token
         gateway_port, haproxy_port = free_port(), free_port()
-        processes.append(start_gateway(gateway_port))
-        processes.append(start_haproxy(haproxy_port, bed.engine1.socket_path))
+        env.keep(start_gateway(workdir, gateway_port))
+        env.keep(start_haproxy(workdir, haproxy_port, bed.engine1.socket_path))
         for index in range(CONTAINERS):
-            engine.containers.create(IMAGE, ["sleep", "1"], name=f"bench-{index}")
-        config_dir = WORKDIR / "docker-config"
+            engine.containers.create(bed.images[0], ["sleep", "1"], name=f"bench-{index}")
+        config_dir = workdir / "docker-config"
         config_dir.mkdir()
         (config_dir / "config.json").write_text(f'{{"HttpHeaders": {{"Authorization": "Bearer {token}"}}}}')
 
@@ -259,32 +201,26 @@ def main() -> None:
                 "haproxy", lambda: asyncio.open_connection("127.0.0.1", haproxy_port, limit=1 << 20)
             ),
         }
-        path = "/v1.41/containers/json?all=1"
+        path = f"/v{API}/containers/json?all=1"
         results: dict[tuple[str, int], Latency] = {}
         for concurrency, per_worker in ((1, SEQUENTIAL), (WORKERS, PER_WORKER)):
             for name, latency in asyncio.run(measure(targets, path, concurrency, per_worker)).items():
                 results[name, concurrency] = latency
 
         script = f"yes {LINE} | head -c {LOG_BYTES}"
-        logger = engine.containers.run(IMAGE, ["sh", "-c", script], detach=True, name="bench-logs")
+        logger = engine.containers.run(bed.images[0], ["sh", "-c", script], detach=True, name="bench-logs")
         logger.wait(timeout=600)
+        no_config = workdir / "no-config"
         hosts = {
-            "direct": (bed.engine1.unix_url, None),
+            "direct": (bed.engine1.unix_url, no_config),
             "gateway": (f"tcp://127.0.0.1:{gateway_port}/hosts/{HOST_NAME}", config_dir),
-            "haproxy": (f"tcp://127.0.0.1:{haproxy_port}", None),
+            "haproxy": (f"tcp://127.0.0.1:{haproxy_port}", no_config),
         }
         walls: dict[str, list[float]] = {name: [] for name in hosts}
         for _ in range(2):  # interleaved, the faster of two: the machine is shared
             for name, (docker_host, config) in hosts.items():
                 walls[name].append(docker_logs(docker_host, config, logger.id))
         report(results, {name: min(times) for name, times in walls.items()})
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(15)
-        engine.close()
-        stop_testbed(bed)
-        shutil.rmtree(WORKDIR, ignore_errors=True)
 
 
 def report(results: dict[tuple[str, int], Latency], logs: dict[str, float]) -> None:

@@ -30,12 +30,9 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -50,20 +47,16 @@ if __name__ == "__main__":
     sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != ROOT / "bench"]
     sys.path.insert(0, str(ROOT))
 
-from bench.containers import (  # noqa: E402 (after the path fix above)
-    API,
+from bench.harness import (  # noqa: E402 (after the path fix above)
     IMAGE,
     Setup,
     children_cpu,
     cpu_seconds,
     engine_env,
-    free_port,
+    environment,
     median,
-    prepare_environment,
+    parts_of,
     setup_database,
-    start_redis,
-    start_server,
-    stop_process,
     uptime,
 )
 
@@ -95,33 +88,6 @@ LABEL org.dockerweb.bench=build
 CMD ["/app/app.sh"]
 """
 BUILD_SCRIPT = '#!/bin/sh\necho "hello from $APP_HOME"; ls -l /app/data\n'
-
-
-# Processes: two workers as `make run` starts them
-
-
-def start_workers(workdir: Path) -> list[subprocess.Popen[bytes]]:
-    """`make run`'s worker command line (dockerweb.launcher) with WORKER_THREADS threads, WORKERS times."""
-    from dockerweb.launcher import product_children
-
-    os.environ["DOCKERWEB_WORKER_CONCURRENCY"] = str(WORKER_THREADS)
-    argv = next(child.argv for child in product_children() if child.name == "worker")
-    name_at = argv.index("-n") + 1
-    processes, logs = [], []
-    for n in range(1, WORKERS + 1):
-        command = [*argv[:name_at], f"bench-images-{n}-{os.getpid()}@%h", *argv[name_at + 1 :]]
-        logs.append(workdir / f"worker{n}.log")
-        with logs[-1].open("wb") as out:
-            processes.append(subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT))
-    deadline = time.monotonic() + 60
-    for process, log in zip(processes, logs, strict=True):
-        while " ready." not in log.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                for started in processes:
-                    stop_process(started)
-                raise SystemExit(f"Celery worker not ready:\n{log.read_text()[-3000:]}")
-            time.sleep(0.1)
-    return processes
 
 
 @dataclass
@@ -616,50 +582,35 @@ def warm_up(bench: Bench) -> None:
 
 
 def main(argv: list[str]) -> None:
-    parts = [part for part in PARTS if part in argv] or list(PARTS)
-    unknown = set(argv) - set(PARTS)
-    if unknown:
-        raise SystemExit(f"unknown part(s) {', '.join(sorted(unknown))}: use {', '.join(PARTS)}")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up on a kill too
-    workdir = Path(tempfile.mkdtemp(prefix="dockerweb-bench-images-"))
-    prepare_environment(workdir)
-    import docker
-    import httpx
+    parts = parts_of(argv, PARTS)
+    with environment("images") as env:
+        import httpx
 
-    from tests.testbed import start_testbed, stop_testbed
-
-    print(f"machine at start: {uptime()}", flush=True)
-    bed = start_testbed()
-    processes: list[subprocess.Popen[bytes]] = []
-    engines: list[Any] = []
-    rest: Any = None
-    try:
-        processes.append(start_redis(workdir))
-        setup = setup_database(bed)
-        workers = start_workers(workdir)
-        processes += workers
-        port = free_port()
-        server = start_server(workdir, port)
-        processes.append(server)
-        engines = [docker.DockerClient(base_url=e.unix_url, version=API, timeout=600) for e in bed.engines]
-        rest = httpx.Client(
-            base_url=f"http://127.0.0.1:{port}",
-            headers={"Authorization": f"Bearer {setup.token}"},
-            trust_env=False,
-            timeout=120,
+        redis = env.start_redis()
+        setup = setup_database(env.bed)
+        workers = env.start_workers("bench-images", WORKERS, WORKER_THREADS)
+        server, port = env.start_server()
+        engines = env.engine_clients()
+        rest = env.stack.enter_context(
+            httpx.Client(
+                base_url=f"http://127.0.0.1:{port}",
+                headers={"Authorization": f"Bearer {setup.token}"},
+                trust_env=False,
+                timeout=120,
+            )
         )
-        config_dir = workdir / "docker-config"
+        config_dir = env.workdir / "docker-config"
         config_dir.mkdir()
         pids = {
-            "workers": [worker.pid for worker in workers],
+            "workers": workers,
             "uvicorn": [server.pid],
-            "redis": [processes[0].pid],
-            "dockerd": [engine.dockerd_pid for engine in bed.engines],
+            "redis": [redis.pid],
+            "dockerd": [engine.dockerd_pid for engine in env.bed.engines],
         }
-        bench = Bench(bed, setup, workdir, rest, engines, pids, config_dir)
+        bench = Bench(env.bed, setup, env.workdir, rest, engines, pids, config_dir)
         print(
             f"uvicorn pid {server.pid} on 127.0.0.1:{port}; workers {pids['workers']} "
-            f"({WORKERS} x {WORKER_THREADS} threads); data in {workdir}",
+            f"({WORKERS} x {WORKER_THREADS} threads); data in {env.workdir}",
             flush=True,
         )
         prepare_images(bench, parts)
@@ -668,15 +619,6 @@ def main(argv: list[str]) -> None:
             report = {"pull": bench_pull, "build": bench_build, "queue": bench_queue}[part](bench)
             print("\n".join(report), flush=True)
             print(f"   (machine now: {uptime()})", flush=True)
-    finally:
-        if rest is not None:
-            rest.close()
-        for client in engines:
-            client.close()
-        for process in reversed(processes):
-            stop_process(process)
-        stop_testbed(bed)
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

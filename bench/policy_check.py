@@ -12,21 +12,18 @@ Run: `.venv/bin/python bench/policy_check.py` (root, with the test packages inst
 from __future__ import annotations
 
 import json
-import os
-import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.update(
-    DOCKERWEB_DATA_DIR=tempfile.mkdtemp(prefix="dockerweb-bench-policy-"),
-    DJANGO_SETTINGS_MODULE="dockerweb.settings",
-    REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13"),
-)
-os.environ.pop("DATABASE_URL", None)
+if __name__ == "__main__":
+    # Run as a script, Python puts bench/ first on the path, where bench/containers.py and bench/images.py
+    # would shadow the apps; the project root belongs there instead.
+    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != ROOT / "bench"]
+    sys.path.insert(0, str(ROOT))
+
+from bench.harness import API, environment, median, setup_django  # noqa: E402 (after the path fix above)
 
 # What `docker run -d -p 8080:80 -e A=1 --memory 256m busybox sleep 60` sends (CLI 28.x).
 BODY = {
@@ -46,27 +43,21 @@ BODY = {
 
 
 def median_ms(samples: list[float]) -> float:
-    return statistics.median(samples) * 1000
+    return median(samples) * 1000
 
 
 def main() -> None:
-    from tests.testbed import start_testbed, stop_testbed
-
-    bed = start_testbed()
-    try:
-        import django
-
-        django.setup()
+    with environment("policy", show_load=False) as env:  # no Redis: the policy and admission use none
+        bed = env.bed
+        setup_django()
         import docker
         from django.contrib.auth.models import User
-        from django.core.management import call_command
 
         from hosts import admission, policy
         from hosts.access import caller
         from hosts.models import Grant, Host, Role, Team
 
-        call_command("migrate", verbosity=0)
-        api = docker.APIClient(base_url=bed.engine1.unix_url, version="1.41")
+        api = docker.APIClient(base_url=bed.engine1.unix_url, version=API)
         body = {**BODY, "Image": bed.images[0]}
         raw = json.dumps(body).encode()
         host = Host.objects.create(name="bench", url=bed.engine1.unix_url)
@@ -119,8 +110,6 @@ def main() -> None:
               f"= {check / create * 100:.2f}% of the create (goal < 5%)")  # fmt: skip
         print(f"full admission for an operator (roles from the DB + policy):  {admit:8.3f} ms "
               f"= {admit / create * 100:.2f}% of the create")  # fmt: skip
-    finally:
-        stop_testbed(bed)
 
 
 if __name__ == "__main__":

