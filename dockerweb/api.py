@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import exceptions, status
+from rest_framework import exceptions, parsers, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -16,6 +16,24 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from hosts.access import AccessDenied
 from hosts.engine.errors import EngineError
 from hosts.policy import Denied
+
+
+class StreamParser(parsers.BaseParser):
+    """Hands an upload over as the request stream: it goes to the engine as it arrives, never whole in
+    memory. Subclasses name the media type."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        return stream
+
+
+class TarParser(StreamParser):
+    media_type = "application/x-tar"
+
+
+class ArchiveParser(StreamParser):
+    """A tar, or a gzip/bzip2/xz-compressed one (the engine unpacks what it gets)."""
+
+    media_type = "application/*"
 
 
 class Pagination(LimitOffsetPagination):

@@ -7,7 +7,7 @@ from typing import Any
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, parsers, status
+from rest_framework import exceptions, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,7 +19,7 @@ from containers.api.serializers import (
     ContainerSummarySerializer,
     RenameSerializer,
 )
-from dockerweb.api import Pagination
+from dockerweb.api import Pagination, TarParser
 from hosts import access
 from hosts.api.auditing import AuditedMixin, request_caller
 from hosts.api.scoped import HostScopedViewSet
@@ -34,15 +34,6 @@ LIST_PARAMETERS = [
     OpenApiParameter("name", OpenApiTypes.STR, description="Part of the container name"),
     OpenApiParameter("project", OpenApiTypes.STR, description="Compose project"),
 ]
-
-
-class TarParser(parsers.BaseParser):
-    """Hands a tar upload over as a stream: it goes to the engine as it arrives, never whole in memory."""
-
-    media_type = "application/x-tar"
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        return stream
 
 
 def _flag(request: Request, name: str) -> bool:

@@ -15,7 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from dockerweb.api import Pagination
+from dockerweb.api import ArchiveParser, Pagination
 from hosts import access
 from hosts.api.auditing import AuditedMixin, request_caller
 from hosts.api.scoped import HostScopedViewSet
@@ -43,15 +43,6 @@ LIST_PARAMETERS = [
     OpenApiParameter("label", OpenApiTypes.STR, description="key or key=value"),
     OpenApiParameter("q", OpenApiTypes.STR, description="Part of a tag, digest or id"),
 ]
-
-
-class ArchiveParser(parsers.BaseParser):
-    """Hands a tar (or gzip) upload over as a stream: it goes on as it arrives, never whole in memory."""
-
-    media_type = "application/*"
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        return stream
 
 
 def _chunks(stream: Any, size: int = contexts.CHUNK) -> Any:

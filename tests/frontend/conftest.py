@@ -24,6 +24,7 @@ from django.conf import settings
 
 from tests.conftest import REQUIRE_ENGINE, worker_database_url
 from tests.frontend.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.testbed import Testbed
 
 FRONTEND = Path(settings.BASE_DIR) / "frontend"
 DIST_INDEX = FRONTEND / "dist" / "index.html"
@@ -176,6 +177,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = outcome.get_result()  # type: ignore[attr-defined]
     if report.when == "call":
         item.rep_call = report  # type: ignore[attr-defined]
+
+
+def remove_container(testbed: Testbed, name: str) -> None:
+    """Remove a container a browser test made on engine1, if it is still there."""
+    import docker
+    import docker.errors
+
+    client = docker.DockerClient(base_url=testbed.engine1.unix_url)
+    try:
+        client.containers.get(name).remove(force=True)
+    except docker.errors.NotFound:
+        pass
+    finally:
+        client.close()
 
 
 def screenshot(page: Any, name: str) -> None:

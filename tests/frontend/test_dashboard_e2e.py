@@ -14,7 +14,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from hosts.models import Grant, Host, Role
-from tests.frontend.conftest import log_in, screenshot
+from tests.frontend.conftest import log_in, remove_container, screenshot
 from tests.frontend.playwright_expect import expect
 from tests.testbed import Testbed
 
@@ -29,19 +29,6 @@ SCRIPT = (
 
 def _name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def _remove_container(testbed: Testbed, name: str) -> None:
-    import docker
-    import docker.errors
-
-    client = docker.DockerClient(base_url=testbed.engine1.unix_url)
-    try:
-        client.containers.get(name).remove(force=True)
-    except docker.errors.NotFound:
-        pass
-    finally:
-        client.close()
 
 
 def test_admin_runs_a_container_and_follows_its_logs_and_console(
@@ -128,7 +115,7 @@ def test_admin_runs_a_container_and_follows_its_logs_and_console(
         page.get_by_label("Search").fill(name)
         expect(page.get_by_role("table", name="Containers")).to_contain_text("No containers match")
     finally:
-        _remove_container(testbed, name)
+        remove_container(testbed, name)
 
 
 def _shell_quote(script: str) -> str:

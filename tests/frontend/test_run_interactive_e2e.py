@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from hosts.models import AuditEntry, Host
-from tests.frontend.conftest import log_in, screenshot
+from tests.frontend.conftest import log_in, remove_container, screenshot
 from tests.frontend.playwright_expect import expect
 from tests.testbed import Testbed
 
@@ -26,19 +26,6 @@ def _container_state(testbed: Testbed, name: str) -> dict[str, Any]:
     try:
         state: dict[str, Any] = client.containers.get(name).attrs["State"]
         return state
-    finally:
-        client.close()
-
-
-def _remove_container(testbed: Testbed, name: str) -> None:
-    import docker
-    import docker.errors
-
-    client = docker.DockerClient(base_url=testbed.engine1.unix_url)
-    try:
-        client.containers.get(name).remove(force=True)
-    except docker.errors.NotFound:
-        pass
     finally:
         client.close()
 
@@ -93,7 +80,7 @@ def test_interactive_run_attaches_the_console_then_starts_the_container(
         page.get_by_role("button", name="Connect").click()
         expect(status).to_contain_text("Connected: sh")
     finally:
-        _remove_container(testbed, name)
+        remove_container(testbed, name)
     sessions = AuditEntry.objects.filter(action="container.attach", object_name=name).order_by("pk")
     assert [e.detail for e in sessions] == [
         "exit code 3",
