@@ -17,10 +17,8 @@ export class ApiError extends Error {
   /** Policy denials: the rule id and the engine field (e.g. "HostConfig.Binds[0]"). */
   readonly rule: string | null;
   readonly field: string | null;
-  /** Whether the server answered with its JSON error shape (false: an HTML page, or no answer at all). */
-  readonly fromApi: boolean;
 
-  constructor(status: number, message: string, init: Partial<Pick<ApiError, "code" | "fields" | "rule" | "field" | "fromApi">> = {}) {
+  constructor(status: number, message: string, init: Partial<Pick<ApiError, "code" | "fields" | "rule" | "field">> = {}) {
     super(message);
     this.name = "ApiError";
     this.status = status;
@@ -28,12 +26,6 @@ export class ApiError extends Error {
     this.fields = init.fields ?? {};
     this.rule = init.rule ?? null;
     this.field = init.field ?? null;
-    this.fromApi = init.fromApi ?? false;
-  }
-
-  /** A 404 that no API view answered: the endpoint does not exist on this server (yet). */
-  get endpointMissing(): boolean {
-    return this.status === 404 && !this.fromApi;
   }
 
   get isPolicyDenial(): boolean {
@@ -50,7 +42,6 @@ export class ApiError extends Error {
         fields: normaliseFields(b.fields),
         rule: typeof b.rule === "string" ? b.rule : null,
         field: typeof b.field === "string" ? b.field : null,
-        fromApi: true,
       });
     }
     const text = typeof body === "string" ? body.trim() : "";

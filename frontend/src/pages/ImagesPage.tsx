@@ -125,14 +125,6 @@ export function ImagesPage() {
   };
 
   const hostPicker = hosts.data ? <HostSelect hosts={hosts.data} value={host?.id} onChange={setHost} /> : null;
-  if (images.error instanceof ApiError && images.error.endpointMissing) {
-    return (
-      <>
-        <PageTitle title="Images">{hostPicker}</PageTitle>
-        <Notice>Images are not available from this server yet: its images API (/api/v1/hosts/…/images/) is not installed.</Notice>
-      </>
-    );
-  }
   const role = host ? access.roleOn(host.id) : null;
   const operator = host ? access.can(host.id, "operator") : false;
   const admin = host ? access.can(host.id, "admin") : false;

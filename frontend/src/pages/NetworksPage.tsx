@@ -5,12 +5,12 @@ import { type FormErrors, formErrors } from "../api/errors";
 import { useAccess } from "../auth/session";
 import { ConfirmButton } from "../components/Confirm";
 import { DataTable } from "../components/DataTable";
-import { ErrorNote, Notice } from "../components/ErrorNote";
+import { HostResourceHeader } from "../components/HostResourceHeader";
+import { ErrorNote } from "../components/ErrorNote";
 import { CheckField, Field } from "../components/Field";
 import { JsonPanel, UsedBy } from "../components/JsonPanel";
-import { PageTitle } from "../components/Layout";
 import { shortId } from "../lib/format";
-import { HostSelect, useHostParam, useHosts } from "../lib/hosts";
+import { useHostParam, useHosts } from "../lib/hosts";
 
 interface Network {
   Id: string;
@@ -78,15 +78,16 @@ export function NetworksPage() {
 
   return (
     <>
-      <PageTitle title="Networks">
-        {hosts.data ? <HostSelect hosts={hosts.data} value={host?.id} onChange={setHost} /> : null}
-        <button type="button" onClick={refresh}>
-          Refresh
-        </button>
-        {admin ? <ConfirmButton label="Prune" question="Remove every unused network of this host?" onConfirm={() => prune.mutate()} /> : null}
-      </PageTitle>
-      <ErrorNote error={hosts.error ?? networks.error ?? error} />
-      {pruned ? <Notice>{pruned}</Notice> : null}
+      <HostResourceHeader
+        title="Networks"
+        hosts={hosts.data}
+        host={host}
+        onHost={setHost}
+        onRefresh={refresh}
+        prune={admin ? { question: "Remove every unused network of this host?", onConfirm: () => prune.mutate() } : null}
+        error={hosts.error ?? networks.error ?? error}
+        notice={pruned}
+      />
       {operator && host ? <NetworkCreate hostId={host.id} onCreated={refresh} /> : null}
       <DataTable caption={`Networks of ${host?.name ?? ""}`} columns={["Name", "Driver", "Subnet", "Options", "Used by"]} empty={networks.data?.length === 0} emptyText="No networks.">
         {networks.data?.map((n) => (

@@ -5,12 +5,12 @@ import { type FormErrors, formErrors } from "../api/errors";
 import { useAccess } from "../auth/session";
 import { ConfirmButton } from "../components/Confirm";
 import { DataTable } from "../components/DataTable";
-import { ErrorNote, Notice } from "../components/ErrorNote";
+import { HostResourceHeader } from "../components/HostResourceHeader";
+import { ErrorNote } from "../components/ErrorNote";
 import { Field } from "../components/Field";
 import { JsonPanel, UsedBy } from "../components/JsonPanel";
-import { PageTitle } from "../components/Layout";
 import { formatBytes, formatTime, pairsText, parsePairs } from "../lib/format";
-import { HostSelect, useHostParam, useHosts } from "../lib/hosts";
+import { useHostParam, useHosts } from "../lib/hosts";
 
 interface Volume {
   Name: string;
@@ -71,15 +71,16 @@ export function VolumesPage() {
   const admin = host ? access.can(host.id, "admin") : false;
   return (
     <>
-      <PageTitle title="Volumes">
-        {hosts.data ? <HostSelect hosts={hosts.data} value={host?.id} onChange={setHost} /> : null}
-        <button type="button" onClick={refresh}>
-          Refresh
-        </button>
-        {admin ? <ConfirmButton label="Prune" question="Remove every unused volume of this host (their data is lost)?" onConfirm={() => prune.mutate()} /> : null}
-      </PageTitle>
-      <ErrorNote error={hosts.error ?? volumes.error ?? error} />
-      {pruned ? <Notice>{pruned}</Notice> : null}
+      <HostResourceHeader
+        title="Volumes"
+        hosts={hosts.data}
+        host={host}
+        onHost={setHost}
+        onRefresh={refresh}
+        prune={admin ? { question: "Remove every unused volume of this host (their data is lost)?", onConfirm: () => prune.mutate() } : null}
+        error={hosts.error ?? volumes.error ?? error}
+        notice={pruned}
+      />
       {operator && host ? <VolumeCreate hostId={host.id} onCreated={refresh} /> : null}
       <DataTable caption={`Volumes of ${host?.name ?? ""}`} columns={["Name", "Driver", "Created", "Labels", "Used by"]} empty={volumes.data?.length === 0} emptyText="No volumes.">
         {volumes.data?.map((v) => (
