@@ -302,6 +302,8 @@ interface PaneProps {
 }
 
 /** The scrolling pane of lines: virtualized, following the newest line or holding still while old ones go. */
+const USER_SCROLL_MS = 500; // a scroll this soon after the wheel or a key is the user's
+
 function LinesPane({ buffer, version, follow, setFollow, wrap, timestamps, colours, highlight }: PaneProps) {
   const scroller = useRef<HTMLDivElement>(null);
   const count = buffer.length;
@@ -399,13 +401,36 @@ function LinesPane({ buffer, version, follow, setFollow, wrap, timestamps, colou
   }, []);
 
   // Scrolling up stops following (at once: a scroll to the bottom may be waiting for the next frame);
-  // scrolling back to the bottom follows again.
+  // scrolling back to the bottom follows again. Only the user's scrolling counts: old blocks leaving the top
+  // of the window also lower scrollTop, and that must not stop following.
   const lastTop = useRef(0);
+  const userInput = useRef({ at: -Infinity, held: false });
+  useEffect(() => {
+    const release = () => {
+      userInput.current.held = false;
+    };
+    window.addEventListener("pointerup", release);
+    window.addEventListener("pointercancel", release);
+    return () => {
+      window.removeEventListener("pointerup", release);
+      window.removeEventListener("pointercancel", release);
+    };
+  }, []);
+  const markUserInput = () => {
+    userInput.current.at = performance.now();
+  };
+  const onKeyDown = (event: React.KeyboardEvent) => {
+    if (["ArrowUp", "PageUp", "Home"].includes(event.key)) markUserInput();
+  };
+  const onPointerDown = () => {
+    userInput.current.held = true; // dragging the scrollbar
+  };
   const onScroll = () => {
     const el = scroller.current;
     if (!el) return;
     const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
-    if (el.scrollTop < lastTop.current && !atBottom && following.current) {
+    const byUser = userInput.current.held || performance.now() - userInput.current.at < USER_SCROLL_MS;
+    if (byUser && el.scrollTop < lastTop.current && !atBottom && following.current) {
       following.current = false;
       if (followFrame.current !== null) window.cancelAnimationFrame(followFrame.current);
       followFrame.current = null;
@@ -416,7 +441,17 @@ function LinesPane({ buffer, version, follow, setFollow, wrap, timestamps, colou
   };
 
   return (
-    <div className={`log-lines${wrap ? " wrap" : ""}`} ref={scroller} onScroll={onScroll} role="log" aria-label="Log lines" tabIndex={0}>
+    <div
+      className={`log-lines${wrap ? " wrap" : ""}`}
+      ref={scroller}
+      onScroll={onScroll}
+      onWheel={(event) => event.deltaY < 0 && markUserInput()}
+      onKeyDown={onKeyDown}
+      onPointerDown={onPointerDown}
+      role="log"
+      aria-label="Log lines"
+      tabIndex={0}
+    >
       <div style={{ height: virtual.getTotalSize(), position: "relative" }}>
         {virtual.getVirtualItems().map((item) => {
           const [from, to] = chunkRange(item.index);
