@@ -296,10 +296,17 @@ def test_changes_exec_and_attach_are_audited_with_their_final_status(
     assert failed.returncode != 0 and "returned a non-zero code: 3" in failed.stderr + failed.stdout
     missing = docker_as(gateway, cli, "alice", "pull", f"{gateway.testbed.registry}/no-such-repo:1")
     assert missing.returncode != 0
-    entries = list(
-        AuditEntry.objects.filter(username="alice", created_at__gte=_aware(started)).order_by("pk")
-    )
-    actions = [entry.action for entry in entries]
+    # A streamed call's row is written once its stream has ended, which the CLI need not wait for: the pull
+    # exits on the error line. So the rows may land a moment after the commands returned.
+    deadline = time.monotonic() + 10
+    while True:
+        entries = list(
+            AuditEntry.objects.filter(username="alice", created_at__gte=_aware(started)).order_by("pk")
+        )
+        actions = [entry.action for entry in entries]
+        if {"image.build", "image.pull"} <= set(actions) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert actions[:3] == ["container.create", "container.attach", "container.start"], actions
     attach = entries[1]
     assert (attach.status_code, attach.outcome) == (101, Outcome.SUCCESS)
