@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import json
 import re
-from contextlib import ExitStack
-
-import docker
-import docker.errors
 
 from hosts import access, policy
 from hosts.access import Action, Caller
-from hosts.engine import EngineTarget, open_engine
+from hosts.facts import EngineLookups
 from hosts.models import Host, Role
 
 _ID = r"(?P<ref>[^/]+)"
@@ -72,55 +68,6 @@ def needs_body(method: str, path: str) -> bool:
     return policy.body_needed(method, path) or bool(_CREATES.search(policy.canonical_path(path)))
 
 
-class _EngineLookups:
-    """Facts about objects on one engine, for ownership and the policy; one SDK client per admission."""
-
-    def __init__(self, who: Caller, host: Host) -> None:
-        self.who, self.host = who, host
-        self._stack = ExitStack()
-        self._client: docker.DockerClient | None = None
-
-    def close(self) -> None:
-        self._stack.close()
-
-    @property
-    def client(self) -> docker.DockerClient:
-        if self._client is None:
-            self._client = self._stack.enter_context(open_engine(EngineTarget.of(self.host)))
-        return self._client
-
-    def labels_of(self, kind: str, ref: str) -> dict[str, str] | None:
-        """The object's labels, or None when the engine knows no such object."""
-        api = self.client.api
-        try:
-            if kind == "containers":
-                return api.inspect_container(ref)["Config"].get("Labels") or {}
-            if kind == "exec":
-                container = api.exec_inspect(ref)["ContainerID"]
-                return api.inspect_container(container)["Config"].get("Labels") or {}
-            if kind == "networks":
-                return api.inspect_network(ref).get("Labels") or {}
-            return api.inspect_volume(ref).get("Labels") or {}
-        except docker.errors.NotFound:
-            return None
-
-    # hosts.policy.Facts
-    def owns_container(self, ref: str) -> bool:
-        labels = self.labels_of("containers", ref)
-        return labels is not None and access.owns(self.who, self.host, labels)
-
-    def owns_exec(self, exec_id: str) -> bool:
-        labels = self.labels_of("exec", exec_id)
-        return labels is not None and access.owns(self.who, self.host, labels)
-
-    def volume_has_driver_opts(self, name: str) -> bool:
-        try:
-            volume = self.client.api.inspect_volume(name)
-        except docker.errors.NotFound:
-            return False
-        return bool(volume.get("Options")) or volume.get("Driver", "local") != "local"
-
-
 def _object_in(path: str) -> tuple[str, str] | None:
     match = _OBJECT.match(policy.canonical_path(path))
     if match is None or match["ref"] in _NOT_OBJECTS:
@@ -145,7 +92,7 @@ def _require(
     query: dict[str, list[str]],
     content_type: str | None,
     body: bytes,
-    lookups: _EngineLookups,
+    lookups: EngineLookups,
 ) -> Role | None:
     try:
         return access.require(who, host, action)
@@ -169,7 +116,7 @@ def admit(
 ) -> bytes | None:
     """Admit one call or raise AccessDenied / policy.Denied; returns the body to forward (None: unchanged)."""
     action = required_action(method, path)
-    lookups = _EngineLookups(who, host)
+    lookups = EngineLookups(who, host)
     try:
         role = _require(who, host, action, method, path, query, content_type, body, lookups)
         target = _object_in(path)
