@@ -20,16 +20,20 @@ import docker
 from asgiref.sync import async_to_sync
 
 from hosts import access
-from hosts.access import Action, Caller
+from hosts.access import Caller
 from hosts.admission import admit
 from hosts.engine import EngineError, EngineTarget, async_client, open_engine
+from hosts.engine.client import send, send_json
 from hosts.engine.errors import raise_for_status, translate_errors
+from hosts.engine.request import BadReference, EngineRequest
 from hosts.models import Host
 from hosts.policy import Denied
-from images.registry import credentials_for
+from hosts.visibility import Scope
+from images.registry import credentials_for, split_reference
 
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
+JSON = "application/json"
 LIFECYCLE_ACTIONS = ("start", "stop", "restart", "kill", "pause", "unpause")
 T = TypeVar("T")
 
@@ -42,16 +46,6 @@ class HostFailure:
 
 def _json(body: dict[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
-
-
-def _admitted_body(
-    who: Caller, host: Host, method: str, path: str, body: dict[str, Any], query: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Admit a JSON call; returns the body to send (the policy may add defaults and owner labels)."""
-    raw = _json(body)
-    params = {key: [str(value)] for key, value in (query or {}).items() if value is not None}
-    forwarded = admit(who, host, method, path, params, "application/json", raw)
-    return json.loads(forwarded) if forwarded is not None else body
 
 
 def _summary(host: Host, item: dict[str, Any]) -> dict[str, Any]:
@@ -102,11 +96,8 @@ def list_containers(
         elif isinstance(result, BaseException):
             raise result
         else:
-            items.extend(
-                _summary(host, item)
-                for item in result
-                if access.can_see_object(who, host, item.get("Labels"))
-            )
+            scope = Scope.of(who, host)
+            items.extend(_summary(host, item) for item in scope.restrict(result, lambda i: i.get("Labels")))
     items.sort(key=lambda item: (-(item["created"] or 0), item["host_name"], item["name"]))
     return items, failures
 
@@ -117,22 +108,20 @@ def _engine(host: Host) -> Any:
 
 def inspect_container(who: Caller, host: Host, ref: str) -> dict[str, Any]:
     """`docker inspect`, with environment values hidden from callers below operator."""
-    admit(who, host, "GET", f"/containers/{ref}/json", {}, None, b"")
+    request = admit(who, host, EngineRequest.build("GET", "/containers/{container}/json", ref))
     with _engine(host) as client:
-        details: dict[str, Any] = client.api.inspect_container(ref)
-    try:
-        access.require(who, host, Action.VIEW_SECRETS)
-    except access.AccessDenied:
-        access.hide_environment(details)
-    return details
+        details: dict[str, Any] = send_json(client, request)
+    return Scope.of(who, host).container(details)
 
 
 def create_container(who: Caller, host: Host, body: dict[str, Any], name: str = "") -> dict[str, Any]:
     """Create from an engine create body; returns the engine's answer (Id, Warnings)."""
-    query = {"name": name} if name else {}
-    admitted = _admitted_body(who, host, "POST", "/containers/create", body, query)
+    create = EngineRequest.build(
+        "POST", "/containers/create", query={"name": name or None}, content_type=JSON, body=_json(body)
+    )
+    request = admit(who, host, create)
     with _engine(host) as client:
-        created: dict[str, Any] = client.api.create_container_from_config(admitted, name or None)
+        created: dict[str, Any] = send_json(client, request)
     return created
 
 
@@ -145,7 +134,8 @@ def run_container(
     created = create_container(who, host, body, name)
     container_action(who, host, created["Id"], "start")
     with _engine(host) as client:
-        details: dict[str, Any] = client.api.inspect_container(created["Id"])
+        inspect = EngineRequest.build("GET", "/containers/{container}/json", created["Id"])
+        details: dict[str, Any] = send_json(client, inspect)
     return details
 
 
@@ -153,17 +143,17 @@ def pull_if_missing(who: Caller, host: Host, image: str) -> None:
     """Pull `image` unless the engine has it (through the same admission as any pull)."""
     with _engine(host) as client:
         try:
-            client.api.inspect_image(image)
+            send(client, EngineRequest.build("GET", "/images/{image}/json", image, field="image"))
             return
-        except docker.errors.ImageNotFound:
+        except docker.errors.NotFound:
             pass
-        repository, _, tag = (
-            image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
-        )
-        admit(who, host, "POST", "/images/create", {"fromImage": [repository], "tag": [tag]}, None, b"")
-        # Always an explicit AuthConfig: without one the SDK would send this process's own docker login.
-        credentials = credentials_for(who.user, image)
-        for line in client.api.pull(repository, tag=tag, stream=True, decode=True, auth_config=credentials):
+        repository, tag = split_reference(image)
+        pull = EngineRequest.build("POST", "/images/create", query={"fromImage": repository, "tag": tag})
+        request = admit(who, host, pull)
+        # Always explicit credentials: without them the engine gets none, never this process's own login.
+        auth = docker.auth.encode_header(credentials_for(who.user, image) or {})
+        response = send(client, request, stream=True, headers={"X-Registry-Auth": auth.decode()})
+        for line in client.api._stream_helper(response, decode=True):
             if "error" in line:
                 raise EngineError(str(line.get("error")), host=host.name)
 
@@ -172,34 +162,45 @@ def container_action(who: Caller, host: Host, ref: str, action: str, **params: A
     """start, stop (t), restart (t), kill (signal), pause, unpause."""
     if action not in LIFECYCLE_ACTIONS:
         raise ValueError(f"unknown action {action!r}")
-    query = {key: [str(value)] for key, value in params.items() if value is not None}
-    admit(who, host, "POST", f"/containers/{ref}/{action}", query, None, b"")
-    _lifecycle(host, ref, action, params)
+    _lifecycle(host, admit(who, host, _lifecycle_request(ref, action, params)))
 
 
-def _lifecycle(host: Host, ref: str, action: str, params: dict[str, Any]) -> None:
+def _lifecycle_request(ref: str, action: str, params: dict[str, Any]) -> EngineRequest:
+    query = dict(params)
+    if action == "restart" and query.get("t") is None:
+        query["t"] = 10
+    if action == "kill":
+        query["signal"] = query.get("signal") or "SIGKILL"
+    return EngineRequest.build("POST", f"/containers/{{container}}/{action}", ref, query=query)
+
+
+def _lifecycle(host: Host, request: EngineRequest) -> None:
     with _engine(host) as client:
-        api = client.api
-        if action == "stop":
-            api.stop(ref, timeout=params.get("t"))
-        elif action == "restart":
-            api.restart(ref, timeout=params.get("t") if params.get("t") is not None else 10)
-        elif action == "kill":
-            api.kill(ref, signal=params.get("signal") or "SIGKILL")
-        else:
-            getattr(api, action)(ref)
+        # A stop or restart waits up to `t` seconds for the container: read for that long and more.
+        wait = next((int(value) for name, value in request.query if name == "t"), 0)
+        send(client, request, timeout=_read_timeout(client, extra=wait) if wait else None)
+
+
+def _read_timeout(client: Any, *, extra: float) -> Any:
+    timeout = client.api.timeout
+    if isinstance(timeout, tuple):
+        return (timeout[0], (timeout[1] or 60) + extra)
+    return (timeout or 60) + extra
 
 
 def remove_container(
     who: Caller, host: Host, ref: str, *, force: bool = False, volumes: bool = False
 ) -> None:
-    admit(who, host, "DELETE", f"/containers/{ref}", {"force": [str(force)], "v": [str(volumes)]}, None, b"")
-    _remove(host, ref, force, volumes)
+    _send(host, admit(who, host, _remove_request(ref, force=force, volumes=volumes)))
 
 
-def _remove(host: Host, ref: str, force: bool, volumes: bool) -> None:
+def _remove_request(ref: str, *, force: bool, volumes: bool = False) -> EngineRequest:
+    return EngineRequest.build("DELETE", "/containers/{container}", ref, query={"force": force, "v": volumes})
+
+
+def _send(host: Host, request: EngineRequest) -> None:
     with _engine(host) as client:
-        client.api.remove_container(ref, force=force, v=volumes)
+        send(client, request)
 
 
 BULK_CONCURRENCY = 8  # engine calls of one bulk request at a time (a stop can take its whole timeout)
@@ -209,8 +210,9 @@ def bulk_action(
     who: Caller, hosts: dict[int, Host], items: list[dict[str, Any]], verb: str, force: bool = False
 ) -> list[dict[str, Any]]:
     """One action (a lifecycle verb or "remove") on many containers, each `{"host": id, "id": ref}`; one
-    result per item, in order. Admission runs first for all of them, here (it reads the database); the
-    engine calls then run concurrently, so 200 stops take about as long as the slowest few, not their sum."""
+    result per item, in order (`refused` set where access, the policy or the grammar refused it). Admission
+    runs first for all of them, here (it reads the database); the engine calls then run concurrently, so
+    200 stops take about as long as the slowest few, not their sum."""
     results: list[dict[str, Any]] = []
     calls: list[tuple[dict[str, Any], Callable[[], None]]] = []
     for item in items:
@@ -221,13 +223,15 @@ def bulk_action(
             if host is None:
                 raise access.AccessDenied(f"No host {item['host']} is visible to you.", not_found=True)
             if verb == "remove":
-                admit(who, host, "DELETE", f"/containers/{ref}", {"force": [str(force)]}, None, b"")
-                calls.append((outcome, functools.partial(_remove, host, ref, force, False)))
+                request = admit(who, host, _remove_request(ref, force=force))
+                calls.append((outcome, functools.partial(_send, host, request)))
             else:
-                admit(who, host, "POST", f"/containers/{ref}/{verb}", {}, None, b"")
-                calls.append((outcome, functools.partial(_lifecycle, host, ref, verb, {})))
-        except (access.AccessDenied, Denied, EngineError) as exc:
-            outcome["detail"] = getattr(exc, "message", str(exc))
+                request = admit(who, host, _lifecycle_request(ref, verb, {}))
+                calls.append((outcome, functools.partial(_lifecycle, host, request)))
+        except (access.AccessDenied, Denied, BadReference) as exc:
+            outcome["detail"], outcome["refused"] = exc.message, True
+        except EngineError as exc:
+            outcome["detail"] = exc.message
 
     def run(outcome: dict[str, Any], call: Callable[[], None]) -> None:
         try:
@@ -243,29 +247,29 @@ def bulk_action(
 
 
 def rename_container(who: Caller, host: Host, ref: str, new_name: str) -> None:
-    admit(who, host, "POST", f"/containers/{ref}/rename", {"name": [new_name]}, None, b"")
-    with _engine(host) as client:
-        client.api.rename(ref, new_name)
+    rename = EngineRequest.build("POST", "/containers/{container}/rename", ref, query={"name": new_name})
+    _send(host, admit(who, host, rename))
 
 
 def container_top(who: Caller, host: Host, ref: str, ps_args: str = "") -> dict[str, Any]:
-    admit(who, host, "GET", f"/containers/{ref}/top", {}, None, b"")
+    top = EngineRequest.build("GET", "/containers/{container}/top", ref, query={"ps_args": ps_args or None})
+    request = admit(who, host, top)
     with _engine(host) as client:
-        result: dict[str, Any] = client.api.top(ref, ps_args=ps_args or None)
+        result: dict[str, Any] = send_json(client, request)
     return result
 
 
 def container_changes(who: Caller, host: Host, ref: str) -> list[dict[str, Any]]:
-    admit(who, host, "GET", f"/containers/{ref}/changes", {}, None, b"")
+    request = admit(who, host, EngineRequest.build("GET", "/containers/{container}/changes", ref))
     with _engine(host) as client:
-        return list(client.api.diff(ref) or [])
+        return list(send_json(client, request) or [])
 
 
 def prune_containers(who: Caller, host: Host) -> dict[str, Any]:
     """Remove every stopped container on the host (admins: it ignores ownership)."""
-    admit(who, host, "POST", "/containers/prune", {}, None, b"")
+    request = admit(who, host, EngineRequest.build("POST", "/containers/prune"))
     with _engine(host) as client:
-        result: dict[str, Any] = client.api.prune_containers()
+        result: dict[str, Any] = send_json(client, request)
     return result
 
 
@@ -277,7 +281,7 @@ def _held_stream(host: Host, start: Callable[[Any], tuple[Iterator[bytes], T]]) 
     stack = ExitStack()
     client = stack.enter_context(_engine(host))
     try:
-        chunks, meta = start(client.api)
+        chunks, meta = start(client)
     except BaseException:
         # Leave open_engine's context with the exception, so it is translated (NotFound -> 404), not a 500.
         if not stack.__exit__(*sys.exc_info()):
@@ -293,24 +297,37 @@ def _held_stream(host: Host, start: Callable[[Any], tuple[Iterator[bytes], T]]) 
 
 def container_logs(who: Caller, host: Host, ref: str, **params: Any) -> Iterator[bytes]:
     """Logs (stdout and/or stderr, demultiplexed; tail, since, until, timestamps), streamed."""
-    admit(who, host, "GET", f"/containers/{ref}/logs", {}, None, b"")
+    query = {"stdout": True, "stderr": True, **params, "follow": False}
+    request = admit(who, host, EngineRequest.build("GET", "/containers/{container}/logs", ref, query=query))
 
-    def start(api: Any) -> tuple[Iterator[bytes], None]:
-        api.inspect_container(ref)  # a missing container is a 404 now, not a broken download later
-        return api.logs(ref, stream=True, follow=False, **params), None
+    def start(client: Any) -> tuple[Iterator[bytes], None]:
+        # A missing container is a 404 now, not a broken download later; its tty decides the framing.
+        inspect = EngineRequest.build("GET", "/containers/{container}/json", ref)
+        tty = bool(send_json(client, inspect)["Config"].get("Tty"))
+        return client.api._get_result_tty(True, send(client, request, stream=True), tty), None
 
     return _held_stream(host, start)[0]
 
 
 def archive_get(who: Caller, host: Host, ref: str, path: str) -> tuple[Iterator[bytes], dict[str, Any]]:
     """`docker cp` out of the container: a tar stream of `path`, and the path's stat."""
-    admit(who, host, "GET", f"/containers/{ref}/archive", {"path": [path]}, None, b"")
-    return _held_stream(host, lambda api: api.get_archive(ref, path))
+    get = EngineRequest.build("GET", "/containers/{container}/archive", ref, query={"path": path})
+    request = admit(who, host, get)
+
+    def start(client: Any) -> tuple[Iterator[bytes], dict[str, Any]]:
+        response = send(client, request, stream=True)
+        encoded_stat = response.headers.get("x-docker-container-path-stat")
+        stat = docker.utils.decode_json_header(encoded_stat) if encoded_stat else {}
+        return response.iter_content(256 * 1024), stat
+
+    return _held_stream(host, start)
 
 
 def archive_put(who: Caller, host: Host, ref: str, path: str, data: Any) -> None:
     """`docker cp` into the container: extract a tar archive (bytes or a file) at `path`."""
-    admit(who, host, "PUT", f"/containers/{ref}/archive", {"path": [path]}, "application/x-tar", b"")
+    put = EngineRequest.build(
+        "PUT", "/containers/{container}/archive", ref, query={"path": path}, content_type="application/x-tar"
+    )
+    request = admit(who, host, put)
     with _engine(host) as client:
-        if not client.api.put_archive(ref, path, data):
-            raise EngineError(f"the engine refused the archive for {path}", host=host.name)
+        send(client, request, data=data)

@@ -6,15 +6,22 @@ so scripts and the dashboard handle all errors one way.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, parsers, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from hosts.access import AccessDenied
+from hosts import audit
+from hosts.access import AccessDenied, caller
+from hosts.auth import authenticate_token, token_from_header
 from hosts.engine.errors import EngineError
+from hosts.engine.request import BadReference
+from hosts.models import EntryPoint, Outcome
 from hosts.policy import Denied
 
 
@@ -24,6 +31,35 @@ class StreamParser(parsers.BaseParser):
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         return stream
+
+
+class DuplicateKey(exceptions.ParseError):
+    """A JSON body naming one key twice: not canonical, so refused (and audited as a refusal)."""
+
+    default_code = "duplicate_key"
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(f"JSON parse error - the key {key!r} appears twice in one object.")
+            seen.add(key)
+    return result
+
+
+class StrictJSONParser(parsers.JSONParser):
+    """JSON as DRF parses it, but a key given twice in one object is refused: Python keeps the last, Go
+    merges or keeps another, so which one counts would be a guess."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        encoding = (parser_context or {}).get("encoding", "utf-8")
+        try:
+            return json.loads(stream.read().decode(encoding), object_pairs_hook=_no_duplicate_keys)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from None
 
 
 class TarParser(StreamParser):
@@ -51,11 +87,21 @@ def _flatten(detail: Any) -> dict[str, list[str]]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, BadReference):
+        # A reference outside the engine's grammar is refused before anything reaches the engine.
+        refused = Response(
+            {"detail": exc.message, "code": "bad_reference", "fields": {exc.field: [exc.message]}},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+        refused.audit_outcome = "denied"  # type: ignore[attr-defined]
+        return refused
     if isinstance(exc, EngineError):
         return Response(exc.as_dict(), status=exc.http_status)
     if isinstance(exc, Denied):
         # The admission policy refused the request: name the rule and the field so it can be fixed.
-        return Response({**exc.as_dict(), "code": "policy_denied"}, status=status.HTTP_403_FORBIDDEN)
+        refused = Response({**exc.as_dict(), "code": "policy_denied"}, status=status.HTTP_403_FORBIDDEN)
+        refused.audit_outcome = "denied"  # type: ignore[attr-defined]
+        return refused
     if isinstance(exc, AccessDenied):
         if exc.not_found:
             refused = Response({"detail": exc.message, "code": "not_found"}, status=status.HTTP_404_NOT_FOUND)
@@ -69,6 +115,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
+    if isinstance(exc, DuplicateKey):
+        response.audit_outcome = "denied"  # type: ignore[attr-defined]
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
         first_field, messages = next(iter(fields.items()), ("", ["Invalid input."]))
@@ -84,3 +132,37 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response.status_code == status.HTTP_401_UNAUTHORIZED:
         response.data.setdefault("code", "not_authenticated")
     return response
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 404 for a path no URL matches: the one JSON error shape under /api/, the usual page elsewhere
+    (a reference with '/', '?' or '#' in it, say, takes no route at all)."""
+    if request.path.startswith("/api/"):
+        message = f"No API endpoint at {request.path!r}."
+        _audit_unrouted(request, message)
+        return JsonResponse({"detail": message, "code": "not_found"}, status=404)
+    return page_not_found(request, exception or Http404())
+
+
+def _audit_unrouted(request: HttpRequest, message: str) -> None:
+    # A path no route takes (a walk with '..', an encoded '/' or '?'): a refusal, recorded for a caller
+    # who authenticated (a token, or a session), as every other refusal is.
+    who = None
+    token = authenticate_token(token_from_header(request.headers.get("Authorization")) or "")
+    if token is not None and not token.is_expired:
+        who = caller(token.user, token)
+    elif getattr(request, "user", None) is not None and request.user.is_authenticated:
+        who = caller(request.user)
+    if who is None or not who.active:
+        return
+    audit.record(
+        who=who,
+        entry_point=EntryPoint.REST,
+        action="api.no_route",
+        outcome=Outcome.DENIED,
+        method=request.method or "",
+        path=request.get_full_path()[:2000],
+        status_code=404,
+        detail=message[:2000],
+        source_ip=request.META.get("REMOTE_ADDR"),
+    )

@@ -55,6 +55,13 @@ GATEWAY_REQUEST_TIMEOUT = env_float("DOCKERWEB_GATEWAY_REQUEST_TIMEOUT", 60.0, m
 # Seconds a verified token and a host row are reused: a revoked token stops within this time (0: not reused).
 GATEWAY_AUTH_CACHE_SECONDS = env_float("DOCKERWEB_GATEWAY_AUTH_CACHE_SECONDS", 2.0, minimum=0.0)
 GATEWAY_DB_THREADS = env_int("DOCKERWEB_GATEWAY_DB_THREADS", 8, minimum=1)
+# Before authentication: seconds for a whole request head (from the connection's start for its first request,
+# from the first byte for the next ones), and connections one client address may hold (more get 503).
+GATEWAY_HEAD_TIMEOUT = env_float("DOCKERWEB_GATEWAY_HEAD_TIMEOUT", 10.0, minimum=0.5)
+GATEWAY_MAX_CONNECTIONS_PER_ADDRESS = env_int("DOCKERWEB_GATEWAY_MAX_CONNECTIONS_PER_ADDRESS", 64, minimum=1)
+# Seconds between re-checks of open websockets and gateway streams: a revoked token, a deactivated user or a
+# removed grant ends them within this time (plus GATEWAY_AUTH_CACHE_SECONDS for gateway streams).
+ACCESS_RECHECK_SECONDS = env_float("DOCKERWEB_ACCESS_RECHECK_SECONDS", 2.0, minimum=0.1)
 # Largest list response (containers, networks, volumes) buffered to filter it for a non-admin.
 GATEWAY_MAX_FILTERED_BYTES = env_int("DOCKERWEB_GATEWAY_MAX_FILTERED_BYTES", 64 << 20, minimum=1 << 16)
 # TLS towards clients (PEM files); with a client CA, client certificates are verified.
@@ -246,6 +253,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "dockerweb.api.Pagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "dockerweb.api.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "dockerweb.api.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",

@@ -19,3 +19,4 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("frontend.urls")),
 ]
+handler404 = "dockerweb.api.not_found"

@@ -137,37 +137,6 @@ def _role_for(who: Caller, host: Host) -> Role | None:
     return _cap(_strongest(granted), who.token)
 
 
-def visible_hosts(who: Caller) -> QuerySet[Host]:
-    """The hosts the caller may see, as a queryset."""
-    if not who.active:
-        return Host.objects.none()
-    if who.is_superuser:
-        hosts = Host.objects.all()
-    else:
-        grants = list(_grants_of(who.user))
-        condition = Q(pk__in=[g.host_id for g in grants if g.host_id is not None])
-        for grant in grants:
-            if grant.host_id is None:
-                key, sep, value = grant.host_label.partition("=")
-                condition |= _label_q(key, value if sep else None)
-        hosts = Host.objects.filter(condition)
-    if who.token is not None and who.token.scope_hosts:
-        patterns = who.token.scope_hosts
-        names = [
-            name
-            for name in hosts.values_list("name", flat=True)
-            if any(fnmatchcase(name, p) for p in patterns)
-        ]
-        hosts = hosts.filter(name__in=names)
-    return hosts
-
-
-def _label_q(key: str, value: str | None) -> Q:
-    if "__" in key:  # would turn into an ORM lookup; grants refuse such keys, this is belt and braces
-        return Q(pk__in=[])
-    return Q(labels__has_key=key) if value is None else Q(**{f"labels__{key}": value})
-
-
 def can_view_host(who: Caller, host: Host) -> bool:
     return role_for(who, host) is not None
 
@@ -179,6 +148,23 @@ def can_manage_inventory(who: Caller) -> bool:
         and _cap(Role.ADMIN, who.token) is Role.ADMIN
         and not (who.token and who.token.scope_hosts)
     )
+
+
+def can_manage_grants(who: Caller, host: Host | None) -> bool:
+    """May add, change or remove grants on `host` (None: a grant on a label, which spans hosts): inventory
+    admins anywhere, a host's admins on that host only."""
+    if can_manage_inventory(who):
+        return True
+    return host is not None and role_for(who, host) is Role.ADMIN
+
+
+def grant_hosts(who: Caller) -> QuerySet[Host]:
+    """The hosts whose grants the caller manages (every host for inventory admins)."""
+    if can_manage_inventory(who):
+        return Host.objects.all()
+    from hosts import visibility  # visibility builds on this module's roles: imported when first used
+
+    return Host.objects.filter(pk__in=visibility.admin_host_ids(who))
 
 
 def require(who: Caller, host: Host | None, action: Action) -> Role | None:
@@ -253,21 +239,3 @@ def may_act_on(
             f"This object on host {host.name!r} has no owner, and the host does not share unowned objects."
         )
     raise AccessDenied(f"This object on host {host.name!r} belongs to {owner!r}, not to you or your teams.")
-
-
-def can_see_object(who: Caller, host: Host, labels: dict[str, str] | None) -> bool:
-    """Lists and inspect below admin show the caller's own objects (and unowned ones where shared)."""
-    role = role_for(who, host)
-    if role is None:
-        return False
-    return role is Role.ADMIN or owns(who, host, labels)
-
-
-HIDDEN = "[hidden]"  # in place of the values callers without VIEW_SECRETS may not read
-
-
-def hide_environment(inspect: dict[str, Any]) -> None:
-    """Blank the environment values of a container inspect (names stay: they tell what is configured)."""
-    config = inspect.get("Config")
-    if isinstance(config, dict) and config.get("Env"):
-        config["Env"] = [f"{str(entry).partition('=')[0]}={HIDDEN}" for entry in config["Env"]]

@@ -9,70 +9,79 @@ rules from hosts.policy; it only knows which Docker endpoint needs what, and ask
 from __future__ import annotations
 
 import json
-import re
+from typing import IO
 
-from hosts import access, policy
+from hosts import access, policy, visibility
 from hosts.access import Action, Caller
+from hosts.engine.request import EngineRequest, Kind
 from hosts.facts import EngineLookups
 from hosts.models import Host, Role
 
-_ID = r"(?P<ref>[^/]+)"
-# (methods, path pattern, action); first match wins. Paths are canonical: no /hosts/<name>, no /vX.Y.
-_ACTIONS: tuple[tuple[frozenset[str], re.Pattern[str], Action], ...] = tuple(
-    (frozenset(methods.split()), re.compile(pattern + r"$"), action)
-    for methods, pattern, action in [
-        ("GET HEAD", r"/_ping|/version|/info|/events|/system/df", Action.VIEW),
-        ("GET HEAD", r"/containers/json", Action.VIEW),
-        ("GET HEAD", rf"/containers/{_ID}/(json|logs|top|stats|changes)", Action.VIEW),
-        ("GET HEAD PUT", rf"/containers/{_ID}/(archive|export)", Action.OPERATE),
-        ("GET", rf"/containers/{_ID}/attach/ws", Action.EXEC),
-        ("POST", r"/containers/create", Action.CREATE),
-        (
-            "POST",
-            r"/containers/prune|/volumes/prune|/networks/prune|/images/prune|/build/prune",
-            Action.ADMIN,
-        ),
-        ("POST", rf"/containers/{_ID}/(attach|exec)", Action.EXEC),
-        ("POST", rf"/containers/{_ID}/[a-z]+", Action.OPERATE),
-        ("DELETE", rf"/containers/{_ID}", Action.OPERATE),
-        ("GET HEAD", rf"/exec/{_ID}/json", Action.VIEW),
-        ("POST", rf"/exec/{_ID}/(start|resize)", Action.EXEC),
-        ("GET HEAD", r"/images/.*|/distribution/.*", Action.VIEW),
-        ("POST", r"/build|/commit|/images/create|/images/load|/images/.+/(push|tag)|/auth", Action.IMAGES),
-        ("DELETE", r"/images/.+", Action.IMAGES),
-        ("GET HEAD", r"/networks|/volumes", Action.VIEW),
-        ("GET HEAD", rf"/(networks|volumes)/{_ID}", Action.VIEW),
-        ("POST", r"/networks/create|/volumes/create", Action.CREATE),
-        ("POST", rf"/networks/{_ID}/(connect|disconnect)", Action.OPERATE),
-        ("DELETE", rf"/(networks|volumes)/{_ID}", Action.OPERATE),
-    ]
-)
-# Paths naming one owned object: its kind and where the reference is.
-_OBJECT = re.compile(r"/(?P<kind>containers|exec|networks|volumes)/(?P<ref>[^/]+)(/|$)")
-_NOT_OBJECTS = frozenset({"json", "create", "prune"})
-_CREATES = re.compile(r"/(containers|networks|volumes)/create$")
+_CREATES = frozenset({"/containers/create", "/networks/create", "/volumes/create"})
+# The action each route of the engine route table needs (hosts.engine.request.ROUTES), by "METHOD template"
+# (HEAD as GET); a route or path not listed (swarm, plugins, prunes, cluster volumes) needs admin.
+_ACTIONS: dict[str, Action] = {
+    **dict.fromkeys(
+        [
+            "GET /_ping", "GET /events", "GET /info", "GET /version", "GET /system/df",
+            "GET /containers/json",
+            "GET /containers/{container}/changes", "GET /containers/{container}/json",
+            "GET /containers/{container}/top", "GET /containers/{container}/logs",
+            "GET /containers/{container}/stats", "GET /exec/{exec}/json", "GET /images/json",
+            "GET /images/search", "GET /images/get", "GET /images/{image}/get", "GET /images/{image}/history",
+            "GET /images/{image}/json", "GET /distribution/{image}/json", "GET /networks", "GET /networks/",
+            "GET /networks/{network}", "GET /volumes", "GET /volumes/{volume}",
+        ],
+        Action.VIEW,
+    ),
+    **dict.fromkeys(
+        [
+            "GET /containers/{container}/export", "GET /containers/{container}/archive",
+            "PUT /containers/{container}/archive", "POST /containers/{container}/kill",
+            "POST /containers/{container}/pause", "POST /containers/{container}/unpause",
+            "POST /containers/{container}/restart", "POST /containers/{container}/start",
+            "POST /containers/{container}/stop", "POST /containers/{container}/wait",
+            "POST /containers/{container}/resize", "POST /containers/{container}/copy",
+            "POST /containers/{container}/rename", "POST /containers/{container}/update",
+            "DELETE /containers/{container}", "POST /networks/{network}/connect",
+            "POST /networks/{network}/disconnect", "DELETE /networks/{network}", "DELETE /volumes/{volume}",
+        ],
+        Action.OPERATE,
+    ),
+    **dict.fromkeys(
+        [
+            "GET /containers/{container}/attach/ws", "POST /containers/{container}/attach",
+            "POST /containers/{container}/exec", "POST /exec/{exec}/start", "POST /exec/{exec}/resize",
+        ],
+        Action.EXEC,
+    ),
+    **dict.fromkeys(
+        ["POST /containers/create", "POST /networks/create", "POST /volumes/create"], Action.CREATE
+    ),
+    **dict.fromkeys(
+        [
+            "POST /commit", "POST /images/load", "POST /images/create", "POST /images/{image}/push",
+            "POST /images/{image}/tag", "DELETE /images/{image}", "POST /build", "POST /build/cancel",
+            "POST /auth",
+        ],
+        Action.IMAGES,
+    ),
+}  # fmt: skip
+_OWNED_KINDS = frozenset({Kind.CONTAINER, Kind.EXEC, Kind.NETWORK, Kind.VOLUME})
 
 
-def required_action(method: str, path: str) -> Action:
+def required_action(request: EngineRequest) -> Action:
     """The action a Docker API call needs; anything unlisted (swarm, plugins, system changes) is admin."""
-    method = method.upper()
-    canonical = policy.canonical_path(path)
-    for methods, pattern, action in _ACTIONS:
-        if method in methods and pattern.match(canonical):
-            return action
-    return Action.ADMIN
+    route = request.match.route
+    if route is None:
+        return Action.ADMIN
+    method = "GET" if request.method == "HEAD" else request.method
+    return _ACTIONS.get(f"{method} {route.template}", Action.ADMIN)
 
 
 def needs_body(method: str, path: str) -> bool:
     """Whether admit() must read the request body (creates, exec, updates); others stream through."""
-    return policy.body_needed(method, path) or bool(_CREATES.search(policy.canonical_path(path)))
-
-
-def _object_in(path: str) -> tuple[str, str] | None:
-    match = _OBJECT.match(policy.canonical_path(path))
-    if match is None or match["ref"] in _NOT_OBJECTS:
-        return None
-    return match["kind"], match["ref"]
+    return policy.body_needed(method, path) or policy.canonical_path(path) in _CREATES
 
 
 def _with_owner_labels(body: bytes, content_type: str | None, labels: dict[str, str]) -> bytes:
@@ -84,15 +93,7 @@ def _with_owner_labels(body: bytes, content_type: str | None, labels: dict[str, 
 
 
 def _require(
-    who: Caller,
-    host: Host,
-    action: Action,
-    method: str,
-    path: str,
-    query: dict[str, list[str]],
-    content_type: str | None,
-    body: bytes,
-    lookups: EngineLookups,
+    who: Caller, host: Host, action: Action, request: EngineRequest, lookups: EngineLookups
 ) -> Role | None:
     try:
         return access.require(who, host, action)
@@ -101,49 +102,73 @@ def _require(
             # Admin-only calls (swarm, plugins, BuildKit sessions, prunes): the policy's refusal names
             # the rule and says what to do instead, which helps more than "needs admin".
             settings = policy.PolicySettings.from_dict(host.policy or {})
-            policy.check_request(method, path, query, content_type, body, settings, lookups)
+            _check_policy(request, settings, lookups, None)
         raise
 
 
-def admit(
-    who: Caller,
-    host: Host,
-    method: str,
-    path: str,
-    query: dict[str, list[str]],
-    content_type: str | None,
-    body: bytes,
+def _check_policy(
+    request: EngineRequest,
+    settings: policy.PolicySettings,
+    lookups: EngineLookups,
+    owner: tuple[str, str | None] | None,
 ) -> bytes | None:
-    """Admit one call or raise AccessDenied / policy.Denied; returns the body to forward (None: unchanged)."""
-    action = required_action(method, path)
+    return policy.check_request(
+        request.method,
+        request.path,
+        request.query_dict,
+        request.content_type,
+        request.body,
+        settings,
+        lookups,
+        owner=owner,
+    )
+
+
+def admit(who: Caller, host: Host, request: EngineRequest) -> EngineRequest:
+    """Admit one call or raise AccessDenied / policy.Denied; returns the request to send: `request` itself,
+    or the same call with the body the policy completed (default limits, owner labels)."""
+    action = required_action(request)
     lookups = EngineLookups(who, host)
     try:
-        role = _require(who, host, action, method, path, query, content_type, body, lookups)
-        target = _object_in(path)
-        if target is not None and role is not Role.ADMIN:
-            labels = lookups.labels_of(*target)
+        role = _require(who, host, action, request, lookups)
+        if request.match.route is not None and request.match.route.template == "/containers/{container}/top":
+            # Process listings can print environments: the same secret as inspect's Env.
+            visibility.check_top_query(request.query_dict, secrets=visibility.Scope(who, host, role).secrets)
+        kind = request.kind
+        if kind in _OWNED_KINDS and role is not Role.ADMIN:
+            assert kind is not None
+            labels = lookups.labels_of(
+                kind.value + "s" if kind is not Kind.EXEC else "exec", request.reference
+            )
             if labels is not None:  # a missing object: the engine answers its own 404
-                if not access.can_see_object(who, host, labels):
+                if not visibility.can_see_object(who, host, labels):
                     # Worded like the engine's own 404, so a hidden object looks like a missing one.
-                    raise access.AccessDenied(f"No such {target[0].rstrip('s')}: {target[1]}", not_found=True)
+                    raise access.AccessDenied(f"No such {kind.value}: {request.reference}", not_found=True)
                 if action is not Action.VIEW:
                     access.may_act_on(who, host, labels, action)
         # owner_labels costs two queries and only creates use it: not on every call (the gateway admits
         # every request, most of them reads).
-        creates = method.upper() == "POST" and bool(_CREATES.search(policy.canonical_path(path)))
+        creates = request.method == "POST" and request.path in _CREATES
         owner = access.owner_labels(who, host) if creates else None
         if not access.policy_applies(who, host):
-            return _with_owner_labels(body, content_type, owner) if owner is not None else None
+            if owner is None:
+                return request
+            return request.with_body(_with_owner_labels(request.body, request.content_type, owner))
         settings = policy.PolicySettings.from_dict(host.policy or {})
-        return policy.check_request(
-            method,
-            path,
-            query,
-            content_type,
-            body,
-            settings,
-            lookups,
-            owner=(owner[access.OWNER_USER_LABEL], owner.get(access.OWNER_TEAM_LABEL)) if owner else None,
-        )
+        pair = (owner[access.OWNER_USER_LABEL], owner.get(access.OWNER_TEAM_LABEL)) if owner else None
+        return request.with_body(_check_policy(request, settings, lookups, pair))
     finally:
         lookups.close()
+
+
+def admit_image_load(who: Caller, host: Host, archive: IO[bytes]) -> None:
+    """For a caller below admin, the tags a `docker load` archive would set may not be another team's
+    (read from the archive as dockerd reads it); raises policy.Denied. The archive is rewound either way."""
+    if not access.policy_applies(who, host):
+        return
+    lookups = EngineLookups(who, host)
+    try:
+        policy.check_loaded_tags(policy.tags_in_image_tar(archive), lookups)
+    finally:
+        lookups.close()
+        archive.seek(0)

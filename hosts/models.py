@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -22,6 +23,16 @@ HOST_NAME_VALIDATOR = RegexValidator(
 )
 
 
+def validate_engine_url(value: str) -> None:
+    """Model validator: an engine URL as `hosts.engine.client.validate_address` accepts it."""
+    from hosts.engine.client import validate_address  # the engine package imports these models
+
+    try:
+        validate_address(value, "engine")
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
 class HostStatus(models.TextChoices):
     UNKNOWN = "unknown", "Not checked yet"
     UP = "up", "Up"
@@ -32,7 +43,11 @@ class Host(models.Model):
     """A Docker engine reached over a unix socket or TCP (optionally with TLS client certificates)."""
 
     name = models.CharField(max_length=63, unique=True, validators=[HOST_NAME_VALIDATOR])
-    url = models.CharField(max_length=255, help_text="unix:///path/to/docker.sock or tcp://host:port")
+    url = models.CharField(
+        max_length=255,
+        validators=[validate_engine_url],
+        help_text="unix:///path/to/docker.sock or tcp://host:port",
+    )
     tls_ca = EncryptedTextField(
         blank=True, default="", help_text="PEM CA certificate that signed the engine's"
     )
@@ -257,8 +272,14 @@ class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
 
 
 class AuditEntry(models.Model):
-    """One change (or exec, attach, or denied call): who, where, what, with what outcome. Append-only."""
+    """One change (or exec, attach, or denied call): who, where, what, with what outcome. Append-only.
 
+    Rows are ordered by the time their request started: a long call (an attach, a build) is written when
+    it ends, after calls that started later, and the log must still read in the order things were asked.
+    """
+
+    # When the request started (gateway, REST, websocket); `created_at` is when the row was written.
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -286,11 +307,11 @@ class AuditEntry(models.Model):
     objects = AuditEntryQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-created_at", "-pk"]
+        ordering = ["-started_at", "-pk"]
         verbose_name_plural = "audit entries"
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.action} {self.outcome}"
+        return f"{self.started_at:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.action} {self.outcome}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:

@@ -7,28 +7,21 @@ are dropped. A client that reconnects therefore gets the whole state and misses 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from enum import IntEnum
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from hosts import access
+from hosts import access, visibility
 from hosts.access import Caller
-from hosts.models import Role
+
+# The close codes are the live consumers' (an `{"type": "error", "message": ...}` message comes first).
+from hosts.live import AccessWatch, CloseCode, Reject
 from images.services import jobs
 
 RECENT_JOBS = 50
-
-
-class CloseCode(IntEnum):
-    """Close codes; an `{"type": "error", "message": ...}` message comes first."""
-
-    NOT_AUTHENTICATED = 4401
-    FORBIDDEN = 4403
-    NOT_FOUND = 4404
-    BAD_REQUEST = 4400
 
 
 class _JobSocket(AsyncJsonWebsocketConsumer):
@@ -39,6 +32,8 @@ class _JobSocket(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.joined: list[str] = []
         self.seqs: dict[str, int] = {}
+        self.closed = False
+        self.ending: asyncio.Task[None] | None = None
         await self.accept()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not user.is_active:
@@ -46,6 +41,8 @@ class _JobSocket(AsyncJsonWebsocketConsumer):
             return
         self.who = access.caller(user, self.scope.get("token"))
         await self.start()
+        if not self.closed:
+            AccessWatch.add(self)  # the socket closes (4401/4404) once its token, user or job access is gone
 
     async def start(self) -> None:
         raise NotImplementedError
@@ -54,7 +51,15 @@ class _JobSocket(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(group, self.channel_name)
         self.joined.append(group)
 
-    async def reject(self, code: CloseCode, message: str) -> None:
+    def still_allowed(self, who: Caller) -> None:
+        """Re-authentication is all a socket of one's own jobs needs (AccessWatch)."""
+
+    def end_session(self, reject: Reject) -> None:
+        self.ending = asyncio.get_running_loop().create_task(self.reject(int(reject.code), reject.message))
+
+    async def reject(self, code: int, message: str) -> None:
+        self.closed = True
+        AccessWatch.discard(self)
         with contextlib.suppress(Exception):
             await self.send_json({"type": "error", "code": int(code), "message": message})
         for group in self.joined:
@@ -63,6 +68,8 @@ class _JobSocket(AsyncJsonWebsocketConsumer):
         await self.close(code=int(code))
 
     async def disconnect(self, code: int) -> None:
+        self.closed = True
+        AccessWatch.discard(self)
         for group in getattr(self, "joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 
@@ -95,8 +102,13 @@ class JobConsumer(_JobSocket):
         if state is None:
             await self.reject(CloseCode.NOT_FOUND, f"No job {job_id} is visible to you.")
             return
+        self.job_id = job_id
         self.fresh(state)
         await self.send_json({"type": "job", "job": state})
+
+    def still_allowed(self, who: Caller) -> None:
+        if not jobs.visible_jobs(who).filter(pk=self.job_id).exists():
+            raise Reject(CloseCode.NOT_FOUND, f"Job {self.job_id} is no longer visible to you.")
 
 
 class JobsConsumer(_JobSocket):
@@ -123,6 +135,10 @@ class JobsConsumer(_JobSocket):
     def wants(self, state: dict[str, Any]) -> bool:
         return state.get("user_id") == self.user_id or state.get("host") in self.admin_hosts
 
+    def still_allowed(self, who: Caller) -> None:
+        if self.everything:  # the hosts whose jobs it shows follow the caller's admin grants
+            self.admin_hosts = _admin_hosts(who)
+
 
 def _visible_state(who: Caller, job_id: str) -> dict[str, Any] | None:
     job = jobs.visible_jobs(who).filter(pk=job_id).first()
@@ -130,7 +146,7 @@ def _visible_state(who: Caller, job_id: str) -> dict[str, Any] | None:
 
 
 def _admin_hosts(who: Caller) -> set[int]:
-    return {host.pk for host in access.visible_hosts(who) if access.role_for(who, host) is Role.ADMIN}
+    return set(visibility.admin_host_ids(who))
 
 
 def _recent_states(who: Caller, everything: bool) -> list[dict[str, Any]]:

@@ -7,11 +7,32 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from hosts.fields import EncryptedTextField
 from hosts.models import Host, Team
+
+
+def validate_registry_url(value: str) -> None:
+    """Model validator: a registry API URL, checked by the function that checks every address."""
+    from hosts.engine.client import validate_address
+
+    try:
+        validate_address(value, "registry")
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+def validate_registry_server(value: str) -> None:
+    """Model validator: the registry as image names carry it (host or host:port)."""
+    from hosts.engine import client
+
+    try:
+        client.validate_registry_server(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
 
 
 class RegistryQuerySet(models.QuerySet["Registry"]):
@@ -29,12 +50,15 @@ class Registry(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     url = models.CharField(
-        max_length=255, help_text="API base URL dockerweb calls: https://registry.example.com"
+        max_length=255,
+        validators=[validate_registry_url],
+        help_text="API base URL dockerweb calls: https://registry.example.com",
     )
     server = models.CharField(
         max_length=255,
         blank=True,
         default="",
+        validators=[validate_registry_server],
         help_text="The registry as image names carry it (localhost:5000, docker.io); default: the URL's host",
     )
     username = models.CharField(max_length=255, blank=True, default="")

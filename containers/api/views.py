@@ -20,7 +20,7 @@ from containers.api.serializers import (
     RenameSerializer,
 )
 from dockerweb.api import Pagination, TarParser
-from hosts import access
+from hosts import visibility
 from hosts.api.auditing import AuditedMixin, request_caller
 from hosts.api.scoped import HostScopedViewSet
 from hosts.models import Host
@@ -60,7 +60,7 @@ class ContainerListViewSet(AuditedMixin):
     @extend_schema(parameters=LIST_PARAMETERS, responses=ContainerSummarySerializer(many=True))
     def list(self, request: Request) -> Response:
         who = request_caller(request)
-        hosts = access.visible_hosts(who)
+        hosts = visibility.visible_hosts(who)
         selector = request.query_params.get("host")
         if selector:
             hosts = hosts.filter(pk=int(selector)) if selector.isdigit() else hosts.filter(name=selector)
@@ -92,10 +92,13 @@ class ContainerListViewSet(AuditedMixin):
         serializer.is_valid(raise_exception=True)
         who = request_caller(request)
         verb, force = serializer.validated_data["action"], serializer.validated_data["force"]
-        visible = {host.pk: host for host in access.visible_hosts(who)}
+        visible = {host.pk: host for host in visibility.visible_hosts(who)}
         items = serializer.validated_data["containers"]
         results = services.bulk_action(who, visible, items, verb, force)
-        return Response({"action": verb, "results": results, "failed": sum(not r["ok"] for r in results)})
+        response = Response({"action": verb, "results": results, "failed": sum(not r["ok"] for r in results)})
+        if any(r.get("refused") for r in results):
+            response.audit_outcome = "denied"  # type: ignore[attr-defined]
+        return response
 
 
 class ContainerViewSet(HostScopedViewSet):

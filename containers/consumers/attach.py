@@ -34,6 +34,7 @@ from containers.streams.attach import (
     AttachConnection,
     ExitWaiter,
     StdinConfig,
+    attach_request,
     resize_container,
     start_container,
 )
@@ -42,6 +43,7 @@ from hosts import audit, policy
 from hosts.access import AccessDenied
 from hosts.admission import admit
 from hosts.engine import EngineError, NotFound
+from hosts.engine.request import EngineRequest
 from hosts.models import EntryPoint, Outcome
 
 EXIT_WAIT = 3.0  # seconds for the engine to report the exit after the output ended
@@ -71,13 +73,10 @@ class AttachConsumer(TerminalConsumer):
     async def open_session(self) -> None:
         assert self.container is not None
         container_id = self.container.id
-        query = {key: [value] for key, value in ATTACH_QUERY.items()}
-        await database_sync_to_async(admit)(
-            self.who, self.host, "POST", f"/containers/{container_id}/attach", query, None, b""
-        )
+        attach = await database_sync_to_async(admit)(self.who, self.host, attach_request(container_id))
         self.stdin = await StdinConfig.inspect(self.client, self.target, container_id)
         self.running = self.container.running
-        self.connection = await AttachConnection.attach(self.target, container_id, self.container.tty)
+        self.connection = await AttachConnection.attach(self.target, attach, self.container.tty)
         self.waiter = await ExitWaiter.register(self.client, self.target, container_id)
         if self.start_requested:
             await self.start_process()
@@ -190,11 +189,11 @@ class AttachConsumer(TerminalConsumer):
         """Start the attached container (admitted and audited like a REST start), then size its terminal."""
         assert self.container is not None
         container_id = self.container.id
-        path = f"/containers/{container_id}/start"
         began = time.monotonic()
         try:
-            await database_sync_to_async(admit)(self.who, self.host, "POST", path, {}, None, b"")
-            started = await start_container(self.client, self.target, container_id)
+            start = EngineRequest.build("POST", "/containers/{container}/start", container_id)
+            admitted = await database_sync_to_async(admit)(self.who, self.host, start)
+            started = await start_container(self.client, self.target, admitted)
         except (AccessDenied, policy.Denied, EngineError) as exc:
             denied = isinstance(exc, (AccessDenied, policy.Denied))
             await self._audit_start(Outcome.DENIED if denied else Outcome.FAILURE, str(exc), began)

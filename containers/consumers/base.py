@@ -1,5 +1,6 @@
 """What every live consumer shares: authentication and access on connect, close codes with a reason,
-typed client messages, and background tasks that end with the socket."""
+typed client messages, background tasks that end with the socket, and the end of a session when its access
+ends (AccessWatch)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import contextlib
 import json
 import logging
 from collections.abc import Coroutine
-from enum import IntEnum
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
@@ -16,60 +16,13 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from containers.streams import ContainerInfo, inspect_container
-from hosts import access, policy
+from hosts import access, visibility
 from hosts.access import AccessDenied, Action, Caller
-from hosts.engine import Conflict, EngineError, EngineTarget, HostUnreachable, InvalidRequest, NotFound
+from hosts.engine import EngineError, EngineTarget, NotFound
+from hosts.live import HANDLED, AccessWatch, CloseCode, Reject, rejection
 from hosts.models import Host
 
 logger = logging.getLogger(__name__)
-
-
-class CloseCode(IntEnum):
-    """Close codes; an `{"type": "error", "message": ...}` message always comes first."""
-
-    NORMAL = 1000
-    BAD_REQUEST = 4400
-    NOT_AUTHENTICATED = 4401
-    FORBIDDEN = 4403
-    NOT_FOUND = 4404
-    CONFLICT = 4409  # e.g. exec into a container that is not running
-    INTERNAL = 4500
-    UNREACHABLE = 4502  # the host (or the engine's answer) failed
-
-
-class Reject(Exception):
-    """End the session with a close code and a message for the user."""
-
-    def __init__(self, code: CloseCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def rejection(exc: Exception) -> Reject:
-    """The close code and message for an access, policy, engine or parameter failure."""
-    if isinstance(exc, Reject):
-        return exc
-    if isinstance(exc, AccessDenied):
-        return Reject(CloseCode.NOT_FOUND if exc.not_found else CloseCode.FORBIDDEN, exc.message)
-    if isinstance(exc, policy.Denied):
-        return Reject(CloseCode.FORBIDDEN, f"{exc.message} (policy rule {exc.rule}, field {exc.field})")
-    if isinstance(exc, NotFound):
-        return Reject(CloseCode.NOT_FOUND, str(exc))
-    if isinstance(exc, Conflict):
-        return Reject(CloseCode.CONFLICT, str(exc))
-    if isinstance(exc, InvalidRequest):
-        return Reject(CloseCode.BAD_REQUEST, str(exc))
-    if isinstance(exc, HostUnreachable):
-        return Reject(CloseCode.UNREACHABLE, f"Host unreachable: {exc}")
-    if isinstance(exc, EngineError):
-        return Reject(CloseCode.UNREACHABLE, f"Engine error: {exc}")
-    if isinstance(exc, ValueError):
-        return Reject(CloseCode.BAD_REQUEST, str(exc))
-    return Reject(CloseCode.INTERNAL, "Internal error; the server log has the details.")
-
-
-_HANDLED = (Reject, AccessDenied, policy.Denied, EngineError, ValueError)
 
 
 def _close_reason(message: str) -> str:
@@ -87,6 +40,7 @@ class EngineConsumer(AsyncJsonWebsocketConsumer):
     channel_layer_alias = "__no_channel_layer__"
     who: Caller
     host: Host
+    host_action: Action = Action.VIEW
     target: EngineTarget
 
     async def connect(self) -> None:
@@ -105,8 +59,11 @@ class EngineConsumer(AsyncJsonWebsocketConsumer):
                 )
             self.who = access.caller(user, self.scope.get("token"))
             await self.start()
-        except _HANDLED as exc:
+        except HANDLED as exc:
             await self.fail(rejection(exc))
+            return
+        if not self.closing:
+            AccessWatch.add(self)
 
     async def start(self) -> None:
         raise NotImplementedError
@@ -131,7 +88,7 @@ class EngineConsumer(AsyncJsonWebsocketConsumer):
             await coro
         except asyncio.CancelledError:
             raise
-        except _HANDLED as exc:
+        except HANDLED as exc:
             await self.fail(rejection(exc))
         except Exception as exc:
             logger.exception("websocket %s failed", self.scope.get("path"))
@@ -162,6 +119,7 @@ class EngineConsumer(AsyncJsonWebsocketConsumer):
         await self._shutdown()
 
     async def _shutdown(self) -> None:
+        AccessWatch.discard(self)
         current = asyncio.current_task()
         tasks = [task for task in getattr(self, "tasks", ()) if task is not current]
         for task in tasks:
@@ -173,6 +131,22 @@ class EngineConsumer(AsyncJsonWebsocketConsumer):
 
     async def cleanup(self) -> None:
         """Release engine streams and connections; called once or more, must be idempotent."""
+
+    # Access over the session's lifetime (AccessWatch)
+
+    def still_allowed(self, who: Caller) -> None:
+        """Raise (Reject, AccessDenied) unless `who` may still have what this session shows or does; runs in
+        a thread. Here: the host, for the action the session was opened with; subclasses add their objects."""
+        host = getattr(self, "host", None)
+        if host is not None:
+            host_for(who, host.pk, self.host_action)
+
+    def end_session(self, reject: Reject) -> None:
+        """Access ended: close with `reject` (called on the event loop by AccessWatch)."""
+        self.spawn(self.access_ended(reject), name=f"access ended {self.scope.get('path')}")
+
+    async def access_ended(self, reject: Reject) -> None:
+        await self.fail(reject)
 
     # Client messages
 
@@ -216,7 +190,8 @@ class EngineConsumer(AsyncJsonWebsocketConsumer):
     async def resolve_host(self, action: Action = Action.VIEW) -> Host:
         """The host of the route, if the caller may `action` there (4404 when they may not even see it)."""
         host_id = int(self.scope["url_route"]["kwargs"]["host_id"])
-        self.host = await database_sync_to_async(_host_for)(self.who, host_id, action)
+        self.host = await database_sync_to_async(host_for)(self.who, host_id, action)
+        self.host_action = action  # what AccessWatch re-checks for as long as the session lasts
         self.target = EngineTarget.of(self.host)
         return self.host
 
@@ -227,12 +202,14 @@ class EngineConsumer(AsyncJsonWebsocketConsumer):
             info = await inspect_container(client, self.target, ref)
         except NotFound:
             raise missing from None
-        if not await database_sync_to_async(access.can_see_object)(self.who, self.host, info.labels):
+        if not await database_sync_to_async(visibility.can_see_object)(self.who, self.host, info.labels):
             raise missing
         return info
 
 
-def _host_for(who: Caller, host_id: int, action: Action) -> Host:
+def host_for(who: Caller, host_id: int, action: Action) -> Host:
+    """Host `host_id`, if the caller may `action` there: Reject 4404 when they may not even see it (or it is
+    gone), AccessDenied (4403) when their role is too low."""
     host = Host.objects.filter(pk=host_id).first()
     if host is None:
         raise Reject(CloseCode.NOT_FOUND, f"No host {host_id} is visible to you.")

@@ -2,7 +2,8 @@
 
 Server → client: `ready` (the hosts), `event` (`host` and the engine's event as it sent it), `host`
 (`state` up/down: the connection to that engine), `skipped` (events dropped for a viewer that fell behind).
-Below admin, container, network and volume events are shown only for objects the caller may see.
+Which events a caller sees is hosts.visibility.event_visible's decision, the gateway's /events rule too:
+below admin, the events of their containers, networks and volumes, and image events.
 """
 
 from __future__ import annotations
@@ -12,21 +13,20 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from containers.consumers.base import CloseCode, EngineConsumer, Reject
+from containers.consumers.base import EngineConsumer, host_for
 from containers.streams import Control, EngineEvent, Subscriber, hub, subscribe_events
 from containers.streams.fanout import Hub, SharedStream
-from hosts import access
-from hosts.access import Caller
+from hosts.access import Action, Caller
 from hosts.engine import EngineTarget
+from hosts.live import CloseCode, Reject
 from hosts.models import Host
-from hosts.policy import OWNER_TEAM_LABEL, OWNER_USER_LABEL
+from hosts.visibility import Scope, visible_hosts
 
 BATCH_INTERVAL = 0.05
-HOST_WIDE_TYPES = frozenset({"image", "daemon"})  # what every viewer of the host may see
 
 
 def _visible_hosts(who: Caller, wanted: list[int] | None) -> list[Host]:
-    hosts = access.visible_hosts(who)
+    hosts = visible_hosts(who)
     if wanted is None:
         return list(hosts)
     found = {host.pk: host for host in hosts.filter(pk__in=wanted)}
@@ -37,20 +37,13 @@ def _visible_hosts(who: Caller, wanted: list[int] | None) -> list[Host]:
 
 
 def _visible_events(who: Caller, hosts: dict[int, Host], events: list[EngineEvent]) -> list[bool]:
-    """Which events the caller may see; one access check per host and owner within a batch."""
-    seen: dict[tuple[int, str, str | None, str | None], bool] = {}
+    """Which events the caller may see (hosts.visibility, as the gateway's /events): one scope per host."""
+    scopes: dict[int, Scope] = {}
     result = []
     for event in events:
-        host = hosts[event.host_id]
-        labels = event.labels
-        scope = "host" if event.type in HOST_WIDE_TYPES else "object"
-        key = (event.host_id, scope, labels.get(OWNER_USER_LABEL), labels.get(OWNER_TEAM_LABEL))
-        if key not in seen:
-            if scope == "host":
-                seen[key] = access.can_view_host(who, host)
-            else:
-                seen[key] = access.can_see_object(who, host, labels)
-        result.append(seen[key])
+        if event.host_id not in scopes:
+            scopes[event.host_id] = Scope.of(who, hosts[event.host_id])
+        result.append(scopes[event.host_id].sees_event(event.data, event.owners))
     return result
 
 
@@ -101,6 +94,11 @@ class EventsConsumer(EngineConsumer):
                     await self.send_json({"type": "host", "host": self._host(host_id), **data})
             if skipped:
                 await self.send_json({"type": "skipped", "count": skipped})
+
+    def still_allowed(self, who: Caller) -> None:
+        """Every host of the stream is still visible (its events are filtered with the fresh caller)."""
+        for host_id in getattr(self, "hosts", {}):
+            host_for(who, host_id, Action.VIEW)
 
     async def cleanup(self) -> None:
         streams, self.streams = getattr(self, "streams", []), []

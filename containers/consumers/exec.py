@@ -19,6 +19,7 @@ from containers.streams import ExecConnection, ExecRequest, as_bool, create_exec
 from containers.streams.hijack import HijackedConnection
 from hosts.admission import admit
 from hosts.engine import EngineError
+from hosts.engine.request import EngineRequest
 from hosts.models import Outcome
 
 
@@ -54,11 +55,15 @@ class ExecConsumer(TerminalConsumer):
     async def open_session(self) -> None:
         assert self.container is not None
         body = json.dumps(self.request.body()).encode()
-        path = f"/containers/{self.container.id}/exec"
-        forwarded = await database_sync_to_async(admit)(
-            self.who, self.host, "POST", path, {}, "application/json", body
+        create = EngineRequest.build(
+            "POST",
+            "/containers/{container}/exec",
+            self.container.id,
+            content_type="application/json",
+            body=body,
         )
-        self.exec_id = await create_exec(self.client, self.target, self.container.id, forwarded or body)
+        admitted = await database_sync_to_async(admit)(self.who, self.host, create)
+        self.exec_id = await create_exec(self.client, self.target, admitted)
         self.connection = await ExecConnection.start(self.target, self.exec_id, self.request.tty)
 
     async def session_ready(self) -> None:

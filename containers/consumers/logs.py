@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from channels.db import database_sync_to_async
 
-from containers.consumers.base import CloseCode, EngineConsumer, Reject
+from containers.consumers.base import EngineConsumer
 from containers.streams import (
     ContainerInfo,
     Control,
@@ -30,9 +30,10 @@ from containers.streams import (
 )
 from containers.streams.fanout import Hub, SharedStream
 from containers.streams.merge import Merger
-from hosts import access
-from hosts.access import Action
+from hosts import visibility
+from hosts.access import Action, Caller
 from hosts.engine import NotFound, async_client
+from hosts.live import CloseCode, Reject
 
 BATCH_INTERVAL = 0.05  # a batch goes out this long after its first line ...
 BATCH_LINES = 500  # ... or as soon as it has this many lines
@@ -54,6 +55,7 @@ class LogsConsumer(EngineConsumer):
         await self.resolve_host(Action.VIEW)
         async with async_client(self.target) as client:
             containers = await self.containers(client)
+        self.followed = containers
         self.hub: Hub = hub()
         self.subscriber = Subscriber(accepts=self._accepts(), batch_items=BATCH_LINES)
         self.merger = Merger([c.name for c in containers], REORDER_HOLD if len(containers) > 1 else 0.0)
@@ -90,6 +92,14 @@ class LogsConsumer(EngineConsumer):
         streams, self.streams = getattr(self, "streams", []), []
         for stream in streams:
             await self.hub.detach(stream, self.subscriber)
+
+    def still_allowed(self, who: Caller) -> None:
+        super().still_allowed(who)
+        for container in getattr(self, "followed", ()):
+            if not visibility.can_see_object(who, self.host, container.labels):
+                raise Reject(
+                    CloseCode.NOT_FOUND, f"Container {container.name!r} is no longer visible to you."
+                )
 
     # Client messages
 
@@ -202,7 +212,7 @@ class MergedLogsConsumer(LogsConsumer):
                 CloseCode.BAD_REQUEST, f"More than {MAX_MERGED} containers match; narrow the selection."
             )
         visible = await database_sync_to_async(
-            lambda: [access.can_see_object(self.who, self.host, c.labels) for c in found]
+            lambda: [visibility.can_see_object(self.who, self.host, c.labels) for c in found]
         )()
         if names and not all(visible):
             hidden = next(c.name for c, ok in zip(found, visible, strict=True) if not ok)

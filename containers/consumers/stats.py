@@ -22,9 +22,10 @@ from containers.streams import (
     subscribe_stats,
 )
 from containers.streams.fanout import Hub, SharedStream
-from hosts import access
-from hosts.access import Action
+from hosts import visibility
+from hosts.access import Action, Caller
 from hosts.engine import EngineError, NotFound, async_client
+from hosts.live import CloseCode, Reject
 
 HOST_REFRESH = 5.0  # how often host totals look for started and stopped containers
 HOST_INTERVAL = 1.0
@@ -41,6 +42,7 @@ class StatsConsumer(EngineConsumer):
             container = await self.resolve_container(
                 client, str(self.scope["url_route"]["kwargs"]["container"])
             )
+        self.container = container
         self.hub: Hub = hub()
         # A frame a second: a viewer more than a few behind only needs the newest.
         self.subscriber = Subscriber(max_items=5)
@@ -66,6 +68,12 @@ class StatsConsumer(EngineConsumer):
         stream, self.stream = getattr(self, "stream", None), None
         if stream is not None:
             await self.hub.detach(stream, self.subscriber)
+
+    def still_allowed(self, who: Caller) -> None:
+        super().still_allowed(who)
+        container = getattr(self, "container", None)
+        if container is not None and not visibility.can_see_object(who, self.host, container.labels):
+            raise Reject(CloseCode.NOT_FOUND, f"Container {container.name!r} is no longer visible to you.")
 
 
 class HostStatsConsumer(EngineConsumer):
@@ -93,7 +101,7 @@ class HostStatsConsumer(EngineConsumer):
             with contextlib.suppress(NotFound):
                 containers.append(await inspect_container(self.client, self.target, entry["Id"]))
         visible = await database_sync_to_async(
-            lambda: [access.can_see_object(self.who, self.host, c.labels) for c in containers]
+            lambda: [visibility.can_see_object(self.who, self.host, c.labels) for c in containers]
         )()
         for container, ok in zip(containers, visible, strict=True):
             if ok:

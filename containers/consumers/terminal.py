@@ -9,12 +9,13 @@ from typing import Any, ClassVar
 
 from channels.db import database_sync_to_async
 
-from containers.consumers.base import CloseCode, EngineConsumer, Reject, rejection
+from containers.consumers.base import EngineConsumer
 from containers.streams import ContainerInfo
 from containers.streams.hijack import HijackedConnection
-from hosts import audit, policy
-from hosts.access import AccessDenied, Action
+from hosts import access, audit, policy
+from hosts.access import AccessDenied, Action, Caller
 from hosts.engine import EngineError, async_client
+from hosts.live import CloseCode, Reject, rejection
 from hosts.models import EntryPoint, Outcome
 
 MAX_TERMINAL = 1000  # columns or rows
@@ -132,6 +133,17 @@ class TerminalConsumer(EngineConsumer):
             raise ValueError(f"The connection to host {self.host.name!r} (TLS) cannot close stdin alone.")
 
     # End of session
+
+    def still_allowed(self, who: Caller) -> None:
+        """The host, and exec rights on this container (the role and ownership admission checked)."""
+        super().still_allowed(who)
+        if self.container is not None:
+            access.may_act_on(who, self.host, self.container.labels, Action.EXEC)
+
+    async def access_ended(self, reject: Reject) -> None:
+        # The session's one audit row says why it ended (the hang-up that follows finds it written).
+        await self.audit(Outcome.DENIED, f"ended by dockerweb: {reject.message}")
+        await super().access_ended(reject)
 
     async def audit(self, outcome: Outcome, detail: str) -> None:
         """One audit row per session: who, container, what, outcome, duration."""

@@ -19,6 +19,7 @@ from containers.streams.engine import engine_errors, get_json, stream_timeout
 from containers.streams.hijack import HijackedConnection
 from hosts.engine import EngineError, EngineTarget
 from hosts.engine.errors import raise_for_status
+from hosts.engine.request import EngineRequest
 
 ATTACH_QUERY = {"stream": "1", "stdin": "1", "stdout": "1", "stderr": "1"}
 
@@ -32,7 +33,8 @@ class StdinConfig:
 
     @classmethod
     async def inspect(cls, client: httpx.AsyncClient, target: EngineTarget, container_id: str) -> StdinConfig:
-        data: dict[str, Any] = await get_json(client, target, f"/containers/{container_id}/json")
+        inspect = EngineRequest.build("GET", "/containers/{container}/json", container_id)
+        data: dict[str, Any] = await get_json(client, target, inspect)
         config = data.get("Config") or {}
         return cls(open_stdin=bool(config.get("OpenStdin")), stdin_once=bool(config.get("StdinOnce")))
 
@@ -41,20 +43,24 @@ class AttachConnection(HijackedConnection):
     """An attached main process: stdin going out, stdout/stderr coming in, until the process ends."""
 
     @classmethod
-    async def attach(cls, target: EngineTarget, container_id: str, tty: bool) -> AttachConnection:
-        """`POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1` with `Upgrade: tcp`."""
-        query = "&".join(f"{key}={value}" for key, value in ATTACH_QUERY.items())
-        return await cls.open(target, f"/containers/{container_id}/attach?{query}", tty=tty)
+    async def attach(cls, target: EngineTarget, request: EngineRequest, tty: bool) -> AttachConnection:
+        """The admitted `attach_request` sent with `Upgrade: tcp`."""
+        return await cls.open(target, request, tty=tty)
 
     async def detach(self) -> None:
         """End the session from our side; the process goes on (nothing is sent to it)."""
         await self.close()
 
 
-async def start_container(client: httpx.AsyncClient, target: EngineTarget, container_id: str) -> bool:
-    """Start the container; False when it was already running (the engine's 304)."""
+def attach_request(container_id: str) -> EngineRequest:
+    """`POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1`, to be admitted, then sent."""
+    return EngineRequest.build("POST", "/containers/{container}/attach", container_id, query=ATTACH_QUERY)
+
+
+async def start_container(client: httpx.AsyncClient, target: EngineTarget, request: EngineRequest) -> bool:
+    """Send the admitted start `request`; False when the container was already running (the engine's 304)."""
     with engine_errors(target):
-        response = await client.post(f"/containers/{container_id}/start")
+        response = await client.request(request.method, request.target())
         raise_for_status(response, target.name)
         return response.status_code != 304
 
@@ -63,7 +69,10 @@ async def resize_container(
     client: httpx.AsyncClient, target: EngineTarget, container_id: str, rows: int, cols: int
 ) -> None:
     with engine_errors(target):
-        response = await client.post(f"/containers/{container_id}/resize", params={"h": rows, "w": cols})
+        request = EngineRequest.build(
+            "POST", "/containers/{container}/resize", container_id, query={"h": rows, "w": cols}
+        )
+        response = await client.request(request.method, request.target())
         raise_for_status(response, target.name)
 
 
@@ -81,12 +90,11 @@ class ExitWaiter:
     @classmethod
     async def register(cls, client: httpx.AsyncClient, target: EngineTarget, container_id: str) -> ExitWaiter:
         with engine_errors(target):
-            request = client.build_request(
-                "POST",
-                f"/containers/{container_id}/wait",
-                params={"condition": "next-exit"},
-                timeout=stream_timeout(None),  # a session may last for hours
+            wait = EngineRequest.build(
+                "POST", "/containers/{container}/wait", container_id, query={"condition": "next-exit"}
             )
+            # A session may last for hours.
+            request = client.build_request(wait.method, wait.target(), timeout=stream_timeout(None))
             response = await client.send(request, stream=True)
             if not response.is_success:
                 await response.aread()

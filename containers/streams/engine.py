@@ -16,6 +16,7 @@ from django.conf import settings
 from containers.streams.fanout import Control, SharedStream
 from hosts.engine import EngineTarget, HostUnreachable, NotFound
 from hosts.engine.errors import raise_for_status, translate_errors
+from hosts.engine.request import EngineRequest
 from hosts.engine.tls import ssl_context
 
 POLL_INTERVAL = 1.0  # while a followed container is stopped (the events API would be the next step)
@@ -109,16 +110,18 @@ class ContainerInfo:
         )
 
 
-async def get_json(client: httpx.AsyncClient, target: EngineTarget, path: str, **params: Any) -> Any:
-    """GET a JSON document from the engine; errors as EngineError (404 as NotFound)."""
+async def get_json(client: httpx.AsyncClient, target: EngineTarget, request: EngineRequest) -> Any:
+    """Send `request` (a GET) and answer its JSON document; errors as EngineError (404 as NotFound)."""
     with engine_errors(target):
-        response = await client.get(path, params=params or None)
+        response = await client.request(request.method, request.target())
         raise_for_status(response, target.name)
         return response.json()
 
 
 async def inspect_container(client: httpx.AsyncClient, target: EngineTarget, ref: str) -> ContainerInfo:
-    return ContainerInfo.from_inspect(await get_json(client, target, f"/containers/{ref}/json"))
+    """The container `ref` names (checked against the grammar: BadReference), as the engine describes it."""
+    request = EngineRequest.build("GET", "/containers/{container}/json", ref)
+    return ContainerInfo.from_inspect(await get_json(client, target, request))
 
 
 async def list_containers(
@@ -128,7 +131,8 @@ async def list_containers(
     params: dict[str, Any] = {"all": 0 if running_only else 1}
     if filters:
         params["filters"] = json.dumps(filters)
-    result: list[dict[str, Any]] = await get_json(client, target, "/containers/json", **params)
+    request = EngineRequest.build("GET", "/containers/json", query=params)
+    result: list[dict[str, Any]] = await get_json(client, target, request)
     return result
 
 

@@ -1,5 +1,8 @@
 """Shared engine event streams: one `/events` request per host and process, with the host's outages
-reported in the stream and the events missed during a reconnect replayed (`since`)."""
+reported in the stream and the events missed during a reconnect replayed (`since`).
+
+Each event goes out with the owner labels hosts.visibility decides it by: a network or volume event's are
+looked up on the engine once per stream and object (its Attributes carry only name and type)."""
 
 from __future__ import annotations
 
@@ -9,12 +12,16 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import httpx
+from django.conf import settings
 
 from containers.streams.engine import MAX_RETRY_DELAY, POLL_INTERVAL, engine_errors, stream_timeout
 from containers.streams.fanout import Control, SharedStream, Subscriber, hub
 from containers.streams.frames import engine_since
 from hosts.engine import EngineError, EngineTarget, async_client
 from hosts.engine.errors import raise_for_status
+from hosts.visibility import Labels, Subject, event_lookups, event_owners, inspect_path, labels_in
+
+MAX_CACHED_OWNERS = 10_000
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,8 @@ class EngineEvent:
     host_id: int
     host_name: str
     data: dict[str, Any] = field(hash=False)
+    # The owner labels that decide who sees it (hosts.visibility.event_owners).
+    owners: tuple[Labels, ...] = field(default=(), hash=False, compare=False)
 
     @property
     def labels(self) -> dict[str, str]:
@@ -48,6 +57,7 @@ class EventStream(SharedStream):
         self.up: bool | None = None
         self.last_ns = 0
         self.state: Control | None = None
+        self.looked_up: dict[Subject, Labels] = {}  # owner labels, by object
 
     def on_attach(self, subscriber: Any) -> None:
         if self.state is not None:
@@ -73,7 +83,21 @@ class EventStream(SharedStream):
                         continue
                     data = json.loads(line)
                     self.last_ns = max(self.last_ns, int(data.get("timeNano") or 0))
-                    self.offer(EngineEvent(self.host_id, self.target.name, data), len(line))
+                    owners = await self._owners(client, data)
+                    self.offer(EngineEvent(self.host_id, self.target.name, data, owners), len(line))
+
+    async def _owners(self, client: httpx.AsyncClient, event: dict[str, Any]) -> tuple[Labels, ...]:
+        for subject in event_lookups(event):
+            if subject not in self.looked_up:
+                if len(self.looked_up) >= MAX_CACHED_OWNERS:
+                    self.looked_up.clear()
+                timeout = stream_timeout(settings.ENGINE_READ_TIMEOUT)
+                response = await client.get(inspect_path(*subject), timeout=timeout)
+                # A destroy comes after the object is gone: decided by the labels an earlier event found.
+                self.looked_up[subject] = (
+                    labels_in(subject[0], response.json()) if response.is_success else None
+                )
+        return tuple(event_owners(event, self.looked_up))
 
     async def run(self) -> None:
         delay = POLL_INTERVAL

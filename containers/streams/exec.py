@@ -16,6 +16,7 @@ from containers.streams.engine import engine_errors, get_json
 from containers.streams.hijack import HijackedConnection
 from hosts.engine import EngineTarget
 from hosts.engine.errors import raise_for_status
+from hosts.engine.request import EngineRequest
 
 HEAD_BYTES = 2048  # output kept to explain a failed start ("executable file not found")
 
@@ -50,11 +51,13 @@ class ExecRequest:
         return body
 
 
-async def create_exec(client: httpx.AsyncClient, target: EngineTarget, container_id: str, body: bytes) -> str:
-    """Create the exec instance; returns its id (NotFound, Conflict when the container is not running)."""
+async def create_exec(client: httpx.AsyncClient, target: EngineTarget, request: EngineRequest) -> str:
+    """Send the admitted exec create `request`; returns the exec's id (NotFound, Conflict when the
+    container is not running)."""
     with engine_errors(target):
-        response = await client.post(
-            f"/containers/{container_id}/exec", content=body, headers={"Content-Type": "application/json"}
+        headers = {"Content-Type": request.content_type or "application/json"}
+        response = await client.request(
+            request.method, request.target(), content=request.body, headers=headers
         )
         raise_for_status(response, target.name)
         return str(response.json()["Id"])
@@ -64,12 +67,15 @@ async def resize_exec(
     client: httpx.AsyncClient, target: EngineTarget, exec_id: str, rows: int, cols: int
 ) -> None:
     with engine_errors(target):
-        response = await client.post(f"/exec/{exec_id}/resize", params={"h": rows, "w": cols})
+        request = EngineRequest.build("POST", "/exec/{exec}/resize", exec_id, query={"h": rows, "w": cols})
+        response = await client.request(request.method, request.target())
         raise_for_status(response, target.name)
 
 
 async def inspect_exec(client: httpx.AsyncClient, target: EngineTarget, exec_id: str) -> dict[str, Any]:
-    result: dict[str, Any] = await get_json(client, target, f"/exec/{exec_id}/json")
+    result: dict[str, Any] = await get_json(
+        client, target, EngineRequest.build("GET", "/exec/{exec}/json", exec_id)
+    )
     return result
 
 
@@ -96,7 +102,8 @@ class ExecConnection(HijackedConnection):
     @classmethod
     async def start(cls, target: EngineTarget, exec_id: str, tty: bool) -> ExecConnection:
         """Send `POST /exec/{id}/start` with `Upgrade: tcp` and return once the engine switched protocols."""
-        return await cls.open(target, f"/exec/{exec_id}/start", tty=tty, body={"Detach": False, "Tty": tty})
+        request = EngineRequest.build("POST", "/exec/{exec}/start", exec_id)
+        return await cls.open(target, request, tty=tty, body={"Detach": False, "Tty": tty})
 
     async def read_pieces(self) -> list[tuple[int, bytes]]:
         pieces = await super().read_pieces()

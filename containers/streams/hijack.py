@@ -19,6 +19,7 @@ from containers.streams.engine import engine_errors, error_message, open_engine_
 from containers.streams.frames import Demultiplexer
 from hosts.engine import EngineTarget
 from hosts.engine.errors import error_for_status
+from hosts.engine.request import EngineRequest
 
 READ_SIZE = 64 * 1024
 STDOUT, STDERR = 1, 2
@@ -35,14 +36,14 @@ class HijackedConnection:
 
     @classmethod
     async def open(
-        cls, target: EngineTarget, path: str, *, tty: bool, body: dict[str, Any] | None = None
+        cls, target: EngineTarget, request: EngineRequest, *, tty: bool, body: dict[str, Any] | None = None
     ) -> Self:
         """`POST path` with `Upgrade: tcp`; returns once the engine switched protocols (else EngineError)."""
         with engine_errors(target):
             reader, writer, host = await open_engine_stream(target, READ_SIZE)
             connection = cls(reader, writer, tty)
             try:
-                await connection._handshake(target, path, host, body)
+                await connection._handshake(target, request.target(), host, body)
             except BaseException:
                 await connection.close()
                 raise

@@ -21,6 +21,7 @@ from containers.streams.fanout import Control, Subscriber, hub
 from containers.streams.frames import LogLine, LogParser, as_bool, engine_since, parse_since, timestamp_ns
 from containers.streams.raw import raw_get
 from hosts.engine import EngineError, EngineTarget, async_client
+from hosts.engine.request import EngineRequest
 
 # What a viewer joining a running stream is replayed (its `tail` lines, at most this many).
 MAX_REPLAY_LINES = 5_000
@@ -142,7 +143,8 @@ class LogStream(ContainerStream):
         parser = LogParser(self.container.name, self.container.tty)
         self.engine_requests += 1
         # Read raw (raw_get): the engine flushes every entry on its own, too many pieces for httpx.
-        async with raw_get(self.target, f"/containers/{self.container.id}/logs", params) as response:
+        request = EngineRequest.build("GET", "/containers/{container}/logs", self.container.id, query=params)
+        async with raw_get(self.target, request) as response:
             with engine_errors(self.target):
                 async for chunk in response.iter_bytes(LOG_READ_SIZE):
                     self._emit(parser.feed(chunk), resume_ns)

@@ -15,14 +15,13 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
-from urllib.parse import urlencode
 
 from django.conf import settings
 
 from containers.streams.engine import engine_errors, error_message, open_engine_stream, parse_head
 from hosts.engine import EngineTarget
 from hosts.engine.errors import error_for_status
+from hosts.engine.request import EngineRequest
 
 READ_SIZE = 256 * 1024
 MAX_HEAD = 64 * 1024
@@ -114,8 +113,8 @@ async def _dechunk(reader: asyncio.StreamReader, size: int) -> AsyncIterator[byt
 
 
 @asynccontextmanager
-async def raw_get(target: EngineTarget, path: str, params: dict[str, Any]) -> AsyncIterator[RawResponse]:
-    """GET `path` on the engine; yields the response once its head arrived (EngineError for a non-2xx).
+async def raw_get(target: EngineTarget, engine_request: EngineRequest) -> AsyncIterator[RawResponse]:
+    """Send the GET `engine_request`; yields the response once its head arrived (EngineError for a non-2xx).
 
     Reading the body may raise OSError (the connection broke); wrap it in `engine_errors(target)`.
     """
@@ -124,8 +123,8 @@ async def raw_get(target: EngineTarget, path: str, params: dict[str, Any]) -> As
         reader, writer, host = await open_engine_stream(target, READ_SIZE)
     try:
         with engine_errors(target):
-            query = f"?{urlencode(params)}" if params else ""
-            request = f"GET {path}{query} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: dockerweb\r\n\r\n"
+            line = f"{engine_request.method} {engine_request.target()}"
+            request = f"{line} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: dockerweb\r\n\r\n"
             writer.write(request.encode("latin-1"))
             await asyncio.wait_for(writer.drain(), connect)
             try:

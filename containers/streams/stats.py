@@ -16,6 +16,7 @@ from containers.streams.fanout import Control, Subscriber, hub
 from containers.streams.frames import timestamp_ns
 from hosts.engine import EngineError, EngineTarget, async_client
 from hosts.engine.errors import raise_for_status
+from hosts.engine.request import EngineRequest
 
 STATS_FIELDS = (
     "cpu_percent",
@@ -117,10 +118,12 @@ class StatsStream(ContainerStream):
         super().on_attach(subscriber)
 
     async def _read(self, client: httpx.AsyncClient) -> None:
-        path = f"/containers/{self.container.id}/stats"
+        request = EngineRequest.build(
+            "GET", "/containers/{container}/stats", self.container.id, query={"stream": 1}
+        )
         with engine_errors(self.target):
             async with client.stream(
-                "GET", path, params={"stream": 1}, timeout=stream_timeout(30.0)
+                request.method, request.target(), timeout=stream_timeout(30.0)
             ) as response:
                 if not response.is_success:
                     await response.aread()

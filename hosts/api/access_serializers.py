@@ -141,6 +141,7 @@ class AuditEntrySerializer(serializers.ModelSerializer[AuditEntry]):
         model = AuditEntry
         fields = [
             "id",
+            "started_at",
             "created_at",
             "username",
             "token_name",

@@ -12,13 +12,13 @@ from django.db.models import Q, QuerySet
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, permissions, viewsets
+from rest_framework import exceptions, mixins, permissions, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from hosts import access
+from hosts import access, visibility
 from hosts.api.access_serializers import (
     AuditEntrySerializer,
     GrantSerializer,
@@ -99,14 +99,47 @@ class GrantFilter(django_filters.FilterSet):
         fields = ["user", "team", "host", "role"]
 
 
+class ManagesGrants(permissions.BasePermission):
+    """Grants on one host are managed by that host's admins; grants on labels by inventory admins."""
+
+    message = "Only administrators of the host may manage its grants (grants on labels: inventory admins)."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        who = request_caller(request)
+        return access.can_manage_inventory(who) or access.grant_hosts(who).exists()
+
+    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        return access.can_manage_grants(request_caller(request), obj.host)
+
+
 class GrantViewSet(AuditedMixin, viewsets.ModelViewSet[Grant]):
-    """Roles of users and teams on hosts (or on every host with a label). Administrators only."""
+    """Roles of users and teams on hosts (or on every host with a label). Inventory administrators manage
+    all of them; a host's admins manage the grants on that host (inventory stays with superusers)."""
 
     serializer_class = GrantSerializer
-    permission_classes = [permissions.IsAuthenticated, ManagesInventory]
+    permission_classes = [permissions.IsAuthenticated, ManagesGrants]
     filterset_class = GrantFilter
-    admin_only = True
-    queryset = Grant.objects.select_related("user", "team", "host")
+
+    def get_queryset(self) -> QuerySet[Grant]:
+        who = request_caller(self.request)
+        grants = Grant.objects.select_related("user", "team", "host")
+        if access.can_manage_inventory(who):
+            return grants
+        return grants.filter(host__in=access.grant_hosts(who))
+
+    def _check_target(self, serializer: Any) -> None:
+        # The grant's (new) host must be one the caller manages grants of: no moving a grant elsewhere.
+        host = serializer.validated_data.get("host", getattr(serializer.instance, "host", None))
+        if not access.can_manage_grants(request_caller(self.request), host):
+            raise exceptions.PermissionDenied(ManagesGrants.message)
+
+    def perform_create(self, serializer: Any) -> None:
+        self._check_target(serializer)
+        super().perform_create(serializer)
+
+    def perform_update(self, serializer: Any) -> None:
+        self._check_target(serializer)
+        super().perform_update(serializer)
 
 
 class MeView(APIView):
@@ -116,7 +149,7 @@ class MeView(APIView):
     def get(self, request: Request) -> Response:
         who = request_caller(request)
         hosts = []
-        for host in access.visible_hosts(who):
+        for host in visibility.visible_hosts(who):
             role = access.role_for(who, host)
             if role is not None:
                 hosts.append({"id": host.pk, "name": host.name, "role": role.value})
@@ -166,7 +199,7 @@ class AuditViewSet(viewsets.ReadOnlyModelViewSet[AuditEntry]):
     @action(detail=False, methods=["get"])
     def export(self, request: Request) -> StreamingHttpResponse:
         """The filtered log as JSON lines, oldest first, streamed."""
-        entries = self.filter_queryset(self.get_queryset()).order_by("created_at", "pk")
+        entries = self.filter_queryset(self.get_queryset()).order_by("started_at", "pk")
 
         def lines() -> Iterator[str]:
             for entry in entries.iterator(chunk_size=500):

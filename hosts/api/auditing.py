@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
@@ -49,13 +50,14 @@ def _file(upload: UploadedFile) -> dict[str, Any]:
 
 
 class AuditedMixin(GenericViewSet[Any]):
-    """Records unsafe requests (POST, PUT, PATCH, DELETE) with their outcome and duration.
+    """Records unsafe requests (POST, PUT, PATCH, DELETE) with their outcome and duration, and refused reads.
 
     Views name the host concerned through `audit_host()` (none by default).
     """
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         self._audit_started = time.monotonic()
+        self._audit_started_at = timezone.now()
         super().initial(request, *args, **kwargs)
 
     def audit_host(self) -> Host | None:
@@ -63,7 +65,13 @@ class AuditedMixin(GenericViewSet[Any]):
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
-        if request.method not in SAFE_METHODS and request.user is not None and request.user.is_authenticated:
+        # Changes are recorded, and so is every refusal (a read of another team's object included).
+        refused = getattr(response, "audit_outcome", None) == "denied"
+        if (
+            (request.method not in SAFE_METHODS or refused)
+            and request.user is not None
+            and request.user.is_authenticated
+        ):
             self._record(request, response)
         return response
 
@@ -87,4 +95,5 @@ class AuditedMixin(GenericViewSet[Any]):
             detail=_detail(data) if response.status_code >= 400 else "",
             duration_ms=(time.monotonic() - started) * 1000 if started is not None else None,
             source_ip=request.META.get("REMOTE_ADDR"),
+            started_at=getattr(self, "_audit_started_at", None),
         )

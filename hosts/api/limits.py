@@ -10,7 +10,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
-from hosts import access
+from hosts import access, visibility
 from hosts.models import Host, Role
 
 
@@ -68,7 +68,7 @@ def default_host(subject: Any, who: access.Caller, name: str | None) -> Host | N
     both to the credential's user and to whoever makes it; one answer for missing and hidden."""
     if not name:
         return None
-    host = access.visible_hosts(access.caller(subject)).filter(name=name).first()
+    host = visibility.visible_hosts(access.caller(subject)).filter(name=name).first()
     if host is None or not access.can_view_host(who, host):
         raise exceptions.ValidationError({"default_host": f"No host {name!r} is visible to you."})
     return host

@@ -6,7 +6,7 @@ from functools import cached_property
 
 from rest_framework import exceptions
 
-from hosts import access
+from hosts import access, visibility
 from hosts.api.auditing import AuditedMixin, request_caller
 from hosts.models import Host
 
@@ -16,7 +16,7 @@ class HostScopedViewSet(AuditedMixin):
 
     @cached_property
     def host(self) -> Host:
-        host = access.visible_hosts(self.who).filter(pk=int(self.kwargs["host_pk"])).first()
+        host = visibility.visible_hosts(self.who).filter(pk=int(self.kwargs["host_pk"])).first()
         if host is None:
             raise exceptions.NotFound(f"No host {self.kwargs.get('host_pk')} is visible to you.")
         return host

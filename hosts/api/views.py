@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from hosts import access, contexts, services
+from hosts import access, contexts, services, visibility
 from hosts.api import limits
 from hosts.api.auditing import AuditedMixin
 from hosts.api.filters import HostFilter
@@ -55,6 +55,19 @@ def _require(request: Request, host: Host | None, action_name: access.Action) ->
         if exc.not_found:
             raise exceptions.NotFound(exc.message) from exc
         raise exceptions.PermissionDenied(exc.message) from exc
+
+
+# What a host's admin may change on it. Everything else (name, address, TLS material, the labels grants
+# match) is the inventory: only inventory administrators change it, as only they add and remove hosts.
+HOST_SETTINGS = frozenset({"policy", "unowned_access"})
+
+
+def inventory_changes(host: Host, changes: dict[str, Any]) -> list[str]:
+    """The fields of `changes` (validated) outside HOST_SETTINGS whose value differs from the host's: a
+    form that sends the whole host back unchanged changes nothing of the inventory."""
+    return sorted(
+        name for name, value in changes.items() if name not in HOST_SETTINGS and getattr(host, name) != value
+    )
 
 
 class HostAccessPermission(permissions.BasePermission):
@@ -98,7 +111,7 @@ class HostViewSet(AuditedMixin, viewsets.ModelViewSet[Host]):
         return Host.objects.filter(pk=pk).first() if pk and str(pk).isdigit() else None
 
     def get_queryset(self) -> QuerySet[Host]:
-        return access.visible_hosts(access.caller(self.request.user, self.request.auth)).select_related(
+        return visibility.visible_hosts(access.caller(self.request.user, self.request.auth)).select_related(
             "created_by"
         )
 
@@ -120,6 +133,12 @@ class HostViewSet(AuditedMixin, viewsets.ModelViewSet[Host]):
     def perform_update(self, serializer: BaseSerializer[Host]) -> None:
         host = serializer.instance
         assert host is not None
+        changed = inventory_changes(host, dict(serializer.validated_data))
+        if changed and not access.can_manage_inventory(access.caller(self.request.user, self.request.auth)):
+            raise exceptions.PermissionDenied(
+                f"Only inventory administrators may change {', '.join(changed)} of host {host.name!r}; "
+                f"a host admin may change its {' and '.join(sorted(HOST_SETTINGS))}."
+            )
         try:
             serializer.instance = services.update_host(
                 host, dict(serializer.validated_data), check=_check_requested(self.request)

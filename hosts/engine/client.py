@@ -10,13 +10,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import docker
 import httpx
@@ -24,6 +26,7 @@ import requests.adapters
 from django.conf import settings
 
 from hosts.engine.errors import translate_errors
+from hosts.engine.request import EngineRequest
 from hosts.engine.tls import TLSMaterial, ssl_context
 
 if TYPE_CHECKING:
@@ -188,9 +191,106 @@ def async_client(target: EngineTarget, *, read_timeout: float | None = None) -> 
     return httpx.AsyncClient(base_url=base_url, transport=transport, timeout=timeout, trust_env=False)
 
 
-def post_json(client: docker.DockerClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    """POST an engine body exactly as admitted (the SDK's helpers rebuild bodies from keyword arguments)."""
+def send(
+    client: docker.DockerClient,
+    request: EngineRequest,
+    *,
+    stream: bool = False,
+    timeout: Any = None,
+    data: Any = None,
+    headers: dict[str, str] | None = None,
+) -> requests.Response:
+    """Send `request` exactly as built and admitted (only the negotiated `/vX.Y` is added); raises the
+    engine's error status as docker.errors.APIError (open_engine turns it into an EngineError).
+
+    `data` streams a large body (a tar upload) that admission had no need to read; it is refused for a
+    request that carries a body of its own, which admission did read. `headers` carry registry credentials
+    the engine hands on (X-Registry-Auth), nothing admission decides on."""
+    if data is not None and request.body:
+        raise ValueError("a request admitted with a body is sent with that body")
     api = client.api
-    response = api._post_json(api._url(path), data=body)
-    result: dict[str, Any] = api._result(response, json=True)
-    return result
+    headers = {**(headers or {}), **({"Content-Type": request.content_type} if request.content_type else {})}
+    kwargs: dict[str, Any] = {"timeout": api.timeout if timeout is None else timeout}
+    response = api.request(  # the SDK client is a requests.Session with the engine adapter mounted
+        request.method,
+        api.base_url + request.target(f"v{api._version}"),
+        data=request.body or data,
+        headers=headers,
+        stream=stream,
+        **kwargs,
+    )
+    api._raise_for_status(response)
+    return response
+
+
+def send_json(client: docker.DockerClient, request: EngineRequest) -> Any:
+    """`send`, then the engine's JSON answer (None for an empty body)."""
+    response = send(client, request)
+    return response.json() if response.content else None
+
+
+_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?")
+_UNPRINTABLE = re.compile(r"[\x00-\x20\x7f-\U0010ffff]")
+REGISTRY_SCHEMES = ("http", "https")
+
+
+def _check_location(parts: SplitResult, example: str) -> None:
+    """A network location as every address dockerweb dials must have it: host[:port], nothing more."""
+    if "@" in parts.netloc:
+        raise ValueError(f"Give the address without a user name or password: {example}.")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"The port must be a number from 1 to 65535: {example}.") from exc
+    if (port is None and parts.netloc.endswith(":")) or (port is not None and not 1 <= port <= 65535):
+        raise ValueError(f"The port must be a number from 1 to 65535: {example}.")
+    host = parts.hostname or ""
+    if parts.netloc.split("]")[0].startswith("["):
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError as exc:
+            raise ValueError(f"{host!r} is not an IPv6 address: {example}.") from exc
+        return
+    labels = host.split(".")
+    if len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(f"{host!r} is not a host name or IP address: {example}.")
+
+
+def validate_address(url: str, kind: str) -> str:
+    """The one check of an address given to dockerweb: an engine's URL (`kind="engine"`: unix:///path or
+    tcp://host:port, as `parse_engine_url` reads it) or a registry's API URL (`kind="registry"`:
+    http(s)://host[:port]). Returns it as stored (trimmed; a registry's without a trailing slash); raises
+    ValueError with a message for the user. Nothing that a later parser could read differently passes:
+    no user info, no fragment, no query, no spaces or control characters, no non-ASCII host."""
+    value = url.strip()
+    if kind == "engine":
+        example = "unix:///var/run/docker.sock or tcp://docker.example.com:2376"
+    elif kind == "registry":
+        example = "https://registry.example.com"
+    else:
+        raise ValueError(f"Unknown kind of address {kind!r}.")
+    if _UNPRINTABLE.search(value) or "\\" in value:
+        raise ValueError(f"An address has no spaces, backslashes or non-ASCII characters: {example}.")
+    parts = urlsplit(value)
+    if parts.query or parts.fragment or value.endswith(("?", "#")):
+        raise ValueError(f"An address takes no query or fragment: {example}.")
+    if kind == "engine":
+        if parse_engine_url(value).scheme == "tcp":
+            _check_location(parts, example)
+        return value
+    if parts.scheme not in REGISTRY_SCHEMES or not parts.hostname:
+        raise ValueError(f"Give the registry's base URL: {example}.")
+    if parts.path not in ("", "/"):
+        raise ValueError(f"Give the base URL without a path (dockerweb adds /v2/): {example}.")
+    _check_location(parts, example)
+    return value.rstrip("/")
+
+
+def validate_registry_server(server: str) -> str:
+    """The registry as image names carry it (host or host:port, lowercase), checked like every address."""
+    value = server.strip()
+    example = "registry.example.com:5000"
+    if not value or _UNPRINTABLE.search(value) or any(c in value for c in "/?#@\\"):
+        raise ValueError(f"Give the registry as image names carry it, host or host:port: {example}.")
+    _check_location(urlsplit(f"//{value}"), example)
+    return value.lower()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import re
 import socket
 import ssl
 from collections.abc import Iterator
@@ -55,6 +56,27 @@ class InvalidRequest(EngineError):
 
     http_status = 400
     code = "engine_bad_request"
+
+
+class AmbiguousReference(InvalidRequest):
+    """An id prefix that matches more than one object. dockerd answers a container's with a 500 and a
+    network's with a 400: one 4xx naming the prefix, so a client tells it from neither a missing object
+    nor an engine failure."""
+
+    code = "ambiguous_reference"
+
+
+# dockerd's wordings: "Multiple IDs found with provided prefix: ab" (containers, truncindex),
+# "network ab is ambiguous (2 matches found based on ID prefix)" (networks).
+_AMBIGUOUS = re.compile(
+    r"multiple ids found with provided prefix: (?P<a>\S+)|network (?P<b>\S+) is ambiguous", re.IGNORECASE
+)
+
+
+def ambiguous_prefix(message: str) -> str | None:
+    """The id prefix an engine error says is ambiguous, or None when it says something else."""
+    match = _AMBIGUOUS.search(message)
+    return None if match is None else (match["a"] or match["b"])
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -123,6 +145,14 @@ def raise_for_status(response: httpx.Response, host: str) -> None:
 
 
 def error_for_status(status: int | None, message: str, host: str) -> EngineError:
+    """The EngineError for an engine's error answer (its HTTP status and message)."""
+    prefix = ambiguous_prefix(message)
+    if prefix is not None:
+        return AmbiguousReference(
+            f"the id prefix {prefix!r} matches more than one object; give more of the id or the name",
+            host=host,
+            engine_status=status,
+        )
     kind: type[EngineError]
     if status == 404:
         kind = NotFound

@@ -4,7 +4,8 @@ audit rows.
 A client certificate (its fingerprint, from the connection's TLS handshake) is looked up per request like a
 token, both through a short process-wide cache (AUTH_CACHE_SECONDS, 2 s by default) shared by every
 connection: parallel and reused connections cost no query each, and a revocation, expiry or deactivation
-stops new requests within that time (streams already running go on, as with tokens).
+stops new requests within that time; streams already running are re-checked by server.StreamWatch
+every ACCESS_RECHECK_SECONDS and end too.
 
 These touch the database (and, for ownership facts, the engine through the SDK), so the server runs them in
 its own thread pool (`SyncRunner`), never on the event loop. Nothing here decides access itself: roles and
@@ -21,15 +22,18 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any, Generic, ParamSpec, TypeVar
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import IO, Any, Generic, ParamSpec, TypeVar
 
 from django.db import DatabaseError, close_old_connections
+from django.utils import timezone
 
 from hosts import access, admission, audit, client_certs, policy
 from hosts.access import AccessDenied, Action, Caller
 from hosts.auth import authenticate_token, token_from_header
 from hosts.engine import EngineTarget
+from hosts.engine.request import BadReference, EngineRequest, check_content_type
 from hosts.models import ApiToken, ClientCertificate, EntryPoint, Host, Outcome, Role
 
 from . import conf, routing
@@ -258,22 +262,18 @@ def _resolve(who: Caller, target: routing.Target) -> Resolved:
     return Resolved.of(who, host, role)
 
 
-def admit(
-    resolved: Resolved,
-    method: str,
-    path: str,
-    query: dict[str, list[str]],
-    content_type: str | None,
-    body: bytes,
-) -> bytes | None:
-    """hosts.admission.admit for this call; returns the body to forward (None: the original).
+def admit(resolved: Resolved, request: EngineRequest) -> EngineRequest:
+    """hosts.admission.admit for this call; returns the request to send (the body may be completed).
 
     Raises Refused (access or policy), or EngineError when the engine cannot answer an ownership question.
     """
     try:
-        return admission.admit(resolved.who, resolved.host, method, path, query, content_type, body)
+        check_content_type(request.content_type)
+        return admission.admit(resolved.who, resolved.host, request)
     except (AccessDenied, policy.Denied) as exc:
         raise Refused.of(exc, resolved) from exc
+    except BadReference as exc:
+        raise Refused(400, {"message": f"dockerweb gateway: {exc.message}"}, resolved) from exc
 
 
 def may_view_secrets(resolved: Resolved) -> bool:
@@ -286,14 +286,11 @@ def may_view_secrets(resolved: Resolved) -> bool:
 
 
 def resolve_and_admit(
-    credentials: Credentials | bytes | None,
-    target: routing.Target,
-    method: str,
-    content_type: str | None,
-) -> tuple[Resolved, bytes | None]:
+    credentials: Credentials | bytes | None, target: routing.Target, content_type: str | None
+) -> tuple[Resolved, EngineRequest]:
     """resolve() then admit() in one trip to the thread pool, for calls whose body admission need not see."""
     resolved = resolve(credentials, target)
-    return resolved, admit(resolved, method, target.path, target.query, content_type, b"")
+    return resolved, admit(resolved, replace(target.request, content_type=content_type))
 
 
 def json_body(body: bytes | None, content_type: str | None) -> Any:
@@ -321,6 +318,9 @@ class AuditNote:
     detail: str = ""
     object_id: str = ""
     duration_ms: float | None = None
+    # When the request started: rows are ordered by it. The relay should pass its request's start; by
+    # default the note's creation, which still comes before anything the call sends to the engine.
+    started_at: datetime = field(default_factory=timezone.now)
 
     def record(self) -> None:
         """Append the audit row (sync)."""
@@ -341,6 +341,7 @@ class AuditNote:
             detail=self.detail[:2000],
             duration_ms=self.duration_ms,
             source_ip=self.source_ip,
+            started_at=self.started_at,
         )
 
 
@@ -357,3 +358,44 @@ def learn_from_response(note: AuditNote, status: int, body: bytes) -> None:
         note.detail = str(data.get("message") or "")
     elif not note.endpoint.object_ref:
         note.object_id = str(data.get("Id") or data.get("Name") or "")
+
+
+def audit_bad_target(
+    credentials: Credentials | bytes | None,
+    refused: routing.BadTarget,
+    method: str,
+    raw_target: bytes,
+    source_ip: str | None,
+    started_at: datetime,
+) -> None:
+    """Record a request line refused before routing (a non-canonical path or reference) as a denial, when
+    its sender authenticates and may see the host; anonymous noise leaves no row."""
+    try:
+        who = authenticate(credentials)
+        host = _hosts.get(refused.host_name, lambda: Host.objects.filter(name=refused.host_name).first())
+    except Unauthorized:
+        return
+    if host is None or access.role_for(who, host) is None:
+        return
+    path = raw_target.decode("ascii", "replace").removeprefix(f"{routing.PREFIX}{refused.host_name}")
+    audit.record(
+        who=who,
+        entry_point=EntryPoint.GATEWAY,
+        action=f"engine.{method.lower()}",
+        outcome=Outcome.DENIED,
+        host=host,
+        method=method,
+        path=path[:2000],
+        status_code=refused.status,
+        detail=refused.message[:2000],
+        source_ip=source_ip,
+        started_at=started_at,
+    )
+
+
+def admit_load(resolved: Resolved, archive: IO[bytes]) -> None:
+    """hosts.admission.admit_image_load for a `docker load` through the gateway; raises Refused."""
+    try:
+        admission.admit_image_load(resolved.who, resolved.host, archive)
+    except (AccessDenied, policy.Denied) as exc:
+        raise Refused.of(exc, resolved) from exc

@@ -11,14 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import tempfile
 import time
-from typing import TYPE_CHECKING
-from urllib.parse import quote
+from dataclasses import replace
+from typing import IO, TYPE_CHECKING
 
 import h11
+from django.utils import timezone
 
-from hosts import access, admission, policy
+from hosts import admission, policy, visibility
 from hosts.engine import EngineError
+from hosts.models import Role
 
 from . import checks, conf, filtering, http, local, routing, splice, streams
 from .checks import AuditNote, Resolved
@@ -30,7 +33,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("hosts.gateway")
 _ENGINE_FAILURES = (ConnectionError, OSError, TimeoutError, h11.ProtocolError)
-_LIST_KINDS = frozenset({"containers", "networks", "volumes", "df"})  # buffered whole to be filtered
 
 
 class EngineGone(Exception):
@@ -44,6 +46,11 @@ def _has_body(request: h11.Request) -> bool:
     return length is not None and int(length) > 0
 
 
+def _is_load(target: routing.Target) -> bool:
+    route = target.request.match.route
+    return route is not None and route.template == "/images/load"
+
+
 class Exchange:
     """One request and its response on a client connection."""
 
@@ -51,13 +58,14 @@ class Exchange:
         self.conn, self.client, self.request = conn, conn.client, request
         self.method = request.method.decode("ascii", "replace")
         self.started = time.monotonic()
+        self.started_at = timezone.now()  # audit rows are ordered by when their request began
         self.status = 0
         self.user = "-"
         self.note: AuditNote | None = None
         self.hijacking = False
+        self.output: splice.Output | None = None  # what a hijacked stream carries (for its last line)
         self.keep_client = True
         self.reader: asyncio.Task[None] | None = None
-        self.hides_env = False  # a container inspect for a caller below operator
         self.body_done = asyncio.Event()  # the reader is past the request body (read, or failed)
 
     @property
@@ -87,8 +95,14 @@ class Exchange:
 
     async def _run(self) -> bool:
         try:
-            target = routing.parse_target(self.request.target)
+            target = routing.parse_target(self.request.target, self.method)
         except routing.BadTarget as exc:
+            if exc.host_name:  # a request line for a host that no engine would read as we do: a refusal
+                credentials = self.conn.credentials(http.header(self.request.headers, b"authorization"))
+                await self.conn.gateway.run_sync(
+                    checks.audit_bad_target, credentials, exc, self.method, self.request.target,
+                    self.conn.source_ip, self.started_at,
+                )  # fmt: skip
             return await self.reply(exc.status, {"message": exc.message})
         endpoint = routing.classify(self.method, target.path)
         credentials = self.conn.credentials(http.header(self.request.headers, b"authorization"))
@@ -106,14 +120,10 @@ class Exchange:
                     limit = policy.MAX_BODY_BYTES
                     return await self.reply(413, {"message": f"The request body exceeds {limit} bytes."})
                 received = read
-                replacement = await run_sync(
-                    checks.admit, resolved, self.method, target.path, target.query, content_type, received
-                )
-                body = received if replacement is None else replacement
+                request = replace(target.request, content_type=content_type, body=received)
+                body = (await run_sync(checks.admit, resolved, request)).body
             else:
-                resolved, _ = await run_sync(
-                    checks.resolve_and_admit, credentials, target, self.method, content_type
-                )
+                resolved, _ = await run_sync(checks.resolve_and_admit, credentials, target, content_type)
         except checks.Unauthorized as exc:
             extra = [(b"WWW-Authenticate", b'Bearer realm="dockerweb"')]
             return await self.reply(401, {"message": exc.message}, extra)
@@ -131,6 +141,19 @@ class Exchange:
                 500, {"message": "dockerweb gateway: internal error; see the gateway log."}
             )
         self.user = resolved.who.user.get_username()
+        archive: IO[bytes] | None = None
+        if _is_load(target) and resolved.role is not Role.ADMIN:
+            # The tags a load sets are in its archive: read it whole (spooled) and check them first.
+            archive = await self._spool_body(conf.MAX_LOAD_BYTES)
+            if archive is None:
+                limit = conf.MAX_LOAD_BYTES >> 20
+                return await self.reply(413, {"message": f"An image archive over {limit} MiB is refused."})
+            try:
+                await run_sync(checks.admit_load, resolved, archive)
+            except checks.Refused as exc:
+                archive.close()
+                await self._audit_refusal(exc, resolved, endpoint, target, b"", content_type)
+                return await self.reply(exc.status, exc.payload)
         answer = local.find(self.method, endpoint.canonical)
         if answer is not None:
             try:
@@ -139,8 +162,6 @@ class Exchange:
                 return await self.reply(502, {"message": f"dockerweb gateway: {exc}"})
             if answered is not None:
                 return await self.reply(200, answered)
-        if endpoint.listing == "container" and resolved.filters_listings:
-            self.hides_env = not await run_sync(checks.may_view_secrets, resolved)
         if endpoint.audited:
             self.note = AuditNote(
                 resolved.who,
@@ -149,6 +170,7 @@ class Exchange:
                 target.query,
                 self.conn.source_ip,
                 body=checks.json_body(received, content_type),
+                started_at=self.started_at,
             )
         token_id = resolved.token_id
         if not self.conn.gateway.acquire(token_id):
@@ -158,8 +180,10 @@ class Exchange:
             )
             return await self.reply(429, {"message": message})
         try:
-            return await self._relay(resolved, target, endpoint, body)
+            return await self._relay(resolved, target, endpoint, body, archive)
         finally:
+            if archive is not None:
+                archive.close()
             self.conn.gateway.release(token_id)
             if self.note is not None:
                 self.note.duration_ms = (time.monotonic() - self.started) * 1000
@@ -186,25 +210,34 @@ class Exchange:
             status=exc.status,
             detail=exc.detail,
             duration_ms=(time.monotonic() - self.started) * 1000,
+            started_at=self.started_at,
         )
         note.outcome = checks.Outcome.DENIED
         await self.conn.gateway.run_sync(note.record)
 
     async def _relay(
-        self, resolved: Resolved, target: routing.Target, endpoint: routing.Endpoint, body: bytes | None
+        self,
+        resolved: Resolved,
+        target: routing.Target,
+        endpoint: routing.Endpoint,
+        body: bytes | None,
+        archive: IO[bytes] | None = None,
     ) -> bool:
         upgrade = http.header(self.request.headers, b"upgrade")
-        filtered = resolved.filters_listings and endpoint.listing is not None
-        bulk = endpoint.bulk and not filtered and upgrade is None
-        streaming = body is None and _has_body(self.request)
+        # Lists, inspects and events are rewritten for every caller (owner labels are dockerweb's).
+        bulk = endpoint.bulk and endpoint.listing is None and upgrade is None
+        streaming = body is None and archive is None and _has_body(self.request)
         try:
-            engine, head = await self._start(resolved, target, body, upgrade, bulk, streaming)
+            engine, head = await self._start(resolved, target, body, upgrade, bulk, streaming, archive)
         except EngineGone as exc:
             return await self.reply(
                 502, {"message": f"dockerweb gateway: host {resolved.host.name!r}: {exc}"}
             )
         respond = asyncio.create_task(self._respond(engine, head, resolved, endpoint, bulk))
         self.reader = asyncio.create_task(self._read_client(engine, streaming))
+        # Re-checked until it ends: `respond` is cancelled when its token, user or grant is gone.
+        credentials = self.conn.credentials(http.header(self.request.headers, b"authorization"))
+        watched = self.conn.gateway.streams.watch(credentials, target, respond)
         reusable = False
         failure: Exception | None = None
         try:
@@ -217,10 +250,13 @@ class Exchange:
                 current = asyncio.current_task()
                 if current is not None and current.cancelling():
                     raise
+                if watched.ended is not None:
+                    raise ClientGone(await self._access_ended(*watched.ended)) from None
                 raise ClientGone("the client went away") from None
             except (EngineGone, *_ENGINE_FAILURES) as exc:
                 failure = exc
         finally:
+            self.conn.gateway.streams.forget(watched)
             await stop_tasks(respond, self.reader)
             await self.conn.done_with(engine, reusable)
         if failure is None:
@@ -230,6 +266,20 @@ class Exchange:
             return await self.reply(502, {"message": f"dockerweb gateway: host {name!r}: {failure}"})
         raise ClientGone(f"the engine failed mid-response: {failure}") from failure
 
+    async def _access_ended(self, status: int, message: str) -> str:
+        """The caller's access ended mid-request (token, user or grant): tell the client where the protocol
+        lets us (an error reply before any response, a line on a raw hijacked stream; a body under way
+        just ends), then the connection closes. Returns what the log says."""
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1):
+                if self.client.can_reply and not self.status:
+                    self.status = status
+                    response, body = http.json_reply(status, {"message": f"dockerweb gateway: {message}"})
+                    await http.send_reply(self.client, self.method, response, body)
+                elif self.output is not None and (line := self.output.farewell(message)):
+                    await self.client.stream.send(line)
+        return f"access ended: {message}"
+
     async def _start(
         self,
         resolved: Resolved,
@@ -238,12 +288,17 @@ class Exchange:
         upgrade: bytes | None,
         bulk: bool,
         streaming: bool,
+        archive: IO[bytes] | None = None,
     ) -> tuple[EngineSide, h11.Event | None]:
-        """Send the request head (and a buffered body); returns the engine and, unless the body is still
-        to stream, the response head. A reused connection the engine has dropped is retried once."""
+        """Send the request head (and a buffered body or spooled archive); returns the engine and, unless
+        the body is still to stream, the response head. A reused connection the engine has dropped is
+        retried once."""
         content_length = http.header(self.request.headers, b"content-length")
-        if body is not None:
-            length: int | None = len(body)
+        if archive is not None:
+            length: int | None = archive.seek(0, 2)
+            archive.seek(0)
+        elif body is not None:
+            length = len(body)
         elif streaming and content_length is not None:
             length = int(content_length)
         else:
@@ -262,6 +317,13 @@ class Exchange:
                 if streaming:
                     await engine.send(request)
                     return engine, None
+                if archive is not None:
+                    archive.seek(0)  # again on a retried connection
+                    await engine.send(request)
+                    while chunk := archive.read(conf.READ_CHUNK):
+                        await engine.send(h11.Data(data=chunk))
+                    await engine.send(h11.EndOfMessage())
+                    return engine, await self._head(engine)
                 await engine.send(request, *([h11.Data(data=body)] if body else []), h11.EndOfMessage())
                 return engine, await self._head(engine)
             except _ENGINE_FAILURES as exc:
@@ -279,6 +341,21 @@ class Exchange:
             if isinstance(event, h11.Response | h11.InformationalResponse):
                 return event
             raise EngineGone("the engine closed the connection without answering")
+
+    async def _spool_body(self, limit: int) -> IO[bytes] | None:
+        """The whole request body in a spooled temporary file, or None when it is longer than `limit`."""
+        archive = tempfile.SpooledTemporaryFile(max_size=conf.MAX_SPOOLED_IN_MEMORY)  # noqa: SIM115
+        size = 0
+        while self.client.conn.their_state is h11.SEND_BODY:
+            event = await self.client.next_body_event(conf.REQUEST_TIMEOUT)
+            if isinstance(event, h11.Data):
+                size += len(event.data)
+                if size > limit:
+                    archive.close()
+                    return None
+                archive.write(event.data)
+        archive.seek(0)
+        return archive
 
     async def _read_client(self, engine: EngineSide, streaming: bool) -> None:
         """Stream the request body to the engine (if it was not buffered), then watch for the client
@@ -314,11 +391,13 @@ class Exchange:
         if endpoint.hijacks and head.status_code == 200 and not framed:
             await self._hijack(engine, head)  # attach/exec without Upgrade: 200, then a raw stream
             return False
-        filtered = resolved.filters_listings and head.status_code == 200
-        if (filtered and endpoint.listing in _LIST_KINDS) or (self.hides_env and head.status_code == 200):
+        success = 200 <= head.status_code < 300
+        if success and endpoint.listing in filtering.BUFFERED:
             await self._send_filtered(engine, head, resolved, endpoint.listing or "")
-        elif filtered and endpoint.listing == "events":
+        elif success and endpoint.listing == "events":
             await self._stream_events(engine, head, resolved)
+        elif head.status_code >= 500 and not bulk:
+            await self._send_filtered(engine, head, resolved, filtering.ENGINE_ERROR)
         elif bulk and framed:
             await self._relay_raw(engine, head)
             return False
@@ -392,10 +471,19 @@ class Exchange:
             parts.append(event.data)
         if not isinstance(event, h11.EndOfMessage):
             raise EngineGone("the engine closed the connection mid-response")
-        body = filtering.filter_listing(kind, b"".join(parts), self._visible(resolved))
+        raw = b"".join(parts)
+        if kind == filtering.ENGINE_ERROR:
+            status, body = filtering.engine_error(head.status_code, raw)
+        else:
+            status = head.status_code
+            body = await filtering.filter_response(kind, raw, self._scope(resolved), resolved.engine)
+        if self.note is not None:
+            checks.learn_from_response(self.note, head.status_code, raw[: conf.MAX_AUDITED_RESPONSE_BYTES])
         headers = [(n, v) for n, v in http.to_client(head) if n.lower() != b"content-length"]
         headers.append((b"Content-Length", str(len(body)).encode()))
-        response = h11.Response(status_code=head.status_code, headers=headers, reason=head.reason)
+        self.status = status
+        reason = head.reason if status == head.status_code else b""
+        response = h11.Response(status_code=status, headers=headers, reason=reason)
         await http.send_reply(self.client, self.method, response, body)
 
     async def _stream_events(self, engine: EngineSide, head: h11.Response, resolved: Resolved) -> None:
@@ -403,17 +491,7 @@ class Exchange:
         await self.client.send(
             h11.Response(status_code=head.status_code, headers=headers, reason=head.reason)
         )
-
-        async def lookup(kind: str, object_id: str) -> filtering.Labels:
-            try:
-                status, data = await http.engine_get_json(
-                    resolved.engine, f"/{kind}s/{quote(object_id, safe='')}", conf.REQUEST_TIMEOUT
-                )
-            except _ENGINE_FAILURES:
-                return None
-            return (data.get("Labels") or {}) if status == 200 and isinstance(data, dict) else None
-
-        events = filtering.EventFilter(self._visible(resolved), lookup)
+        events = filtering.EventFilter.for_scope(self._scope(resolved), resolved.engine)
         while True:
             event = await engine.next_event()
             if isinstance(event, h11.Data):
@@ -427,14 +505,15 @@ class Exchange:
                 raise EngineGone("the engine closed the connection mid-response")
 
     @staticmethod
-    def _visible(resolved: Resolved) -> filtering.Visible:
-        # The role was checked once for this request (below admin); what remains per object is ownership.
-        who, host = resolved.who, resolved.host
-        return lambda labels: access.owns(who, host, labels)
+    def _scope(resolved: Resolved) -> visibility.Scope:
+        # The role was worked out once for this request (and team names loaded, in a thread): what
+        # remains per object is ownership, answered from memory on the event loop.
+        return visibility.Scope(resolved.who, resolved.host, resolved.role)
 
     async def _hijack(self, engine: EngineSide, head: h11.InformationalResponse | h11.Response) -> None:
         self.hijacking = True
         self.keep_client = False
+        self.output = splice.Output(http.header(head.headers, b"content-type"), self.request.target)
         if self.reader is not None:
             # The engine answered, so the whole body is on its way: let the reader finish it (h11 sends a
             # 101 only once the request is complete). What it read ahead (stdin) is handed over below.
@@ -465,4 +544,5 @@ class Exchange:
             to_engine=to_engine,
             client_closed=client_closed,
             to_client=to_client,
+            output=self.output,
         )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlencode
 
 from hosts import policy
-from hosts.audit import REDACTED, is_secret_name
+from hosts.audit import audited_path
+from hosts.engine.request import BadReference, EngineRequest
 
 PREFIX = "/hosts/"
 # BuildKit dials these with no base path and no version (moby client/hijack.go DialHijack).
@@ -19,44 +19,59 @@ USAGE = "Address a host as DOCKER_HOST=tcp://<gateway>:<port>/hosts/<host-name>.
 class BadTarget(Exception):
     """A request line the gateway cannot route; `status` and `message` make the error reply."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, host_name: str = "") -> None:
         super().__init__(message)
         self.status, self.message = status, message
+        self.host_name = host_name  # the host it was meant for, when the line names one (to audit it)
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """A routed request line: which host (none for BuildKit), and the Docker API path and query as sent."""
+    """A routed request line: which host (none for BuildKit), and the Docker API call in canonical form."""
 
     host_name: str
-    path: str  # e.g. /v1.41/containers/json, still percent-encoded
-    query_string: str
+    request: EngineRequest  # admitted, then sent to the engine as it is (hosts.engine.request)
 
     @property
     def buildkit(self) -> bool:
         return not self.host_name
 
     @property
+    def path(self) -> str:
+        """The canonical path with the client's version prefix, e.g. /v1.41/containers/json."""
+        return self.request.target().split("?", 1)[0]
+
+    @property
     def engine_target(self) -> bytes:
-        """The request target to send to the engine."""
-        return (self.path + ("?" + self.query_string if self.query_string else "")).encode("ascii")
+        """The request target to send to the engine: the canonical form admission decided on."""
+        return self.request.target().encode("ascii")
 
     @property
     def query(self) -> dict[str, list[str]]:
-        return parse_qs(self.query_string, keep_blank_values=True)
+        return self.request.query_dict
+
+    @property
+    def query_string(self) -> str:
+        return self.request.query_string
 
 
-def parse_target(raw: bytes) -> Target:
-    """Route `/hosts/<name>/<docker path>` (and BuildKit's `/grpc`, `/session`); raises BadTarget."""
+def parse_target(raw: bytes, method: str = "GET") -> Target:
+    """Route `/hosts/<name>/<docker path>` (and BuildKit's `/grpc`, `/session`); raises BadTarget.
+
+    The Docker path is decoded as dockerd decodes it and re-encoded canonically (hosts.engine.request):
+    a path or reference dockerd would read differently from us is refused here with a 400."""
     try:
         target = raw.decode("ascii")
     except UnicodeDecodeError:
-        raise BadTarget(400, "The request target is not ASCII.") from None
+        # Still name the host it was meant for, so that the refusal is audited against its sender.
+        name = raw.removeprefix(PREFIX.encode()).partition(b"/")[0].decode("ascii", "replace")
+        named = name if raw.startswith(PREFIX.encode()) and _HOST_NAME.fullmatch(name) else ""
+        raise BadTarget(400, "dockerweb gateway: the request target is not ASCII.", named) from None
     path, _, query_string = target.partition("?")
     if not path.startswith("/"):
         raise BadTarget(400, f"Only origin-form request targets are accepted. {USAGE}")
     if path in BUILDKIT_PATHS:
-        return Target("", path, query_string)
+        return Target("", _engine_request(method, path, query_string))
     if not path.startswith(PREFIX):
         raise BadTarget(404, f"No Docker host is named in {path!r}. {USAGE}")
     name, sep, rest = path[len(PREFIX) :].partition("/")
@@ -64,11 +79,16 @@ def parse_target(raw: bytes) -> Target:
         raise BadTarget(404, f"No host {name!r} is visible to you. {USAGE}")
     if not sep or not rest:
         raise BadTarget(404, f"Host {name!r} is there; add a Docker API path after it. {USAGE}")
-    segments = rest.split("/")
-    # The engine would redirect these; refusing them keeps what admission checks and what runs the same.
-    if any(segment in (".", "..") for segment in segments) or "" in segments[:-1]:
-        raise BadTarget(400, "Dot segments and empty segments are not accepted in Docker API paths.")
-    return Target(name, "/" + rest, query_string)
+    if "#" in target:
+        raise BadTarget(400, "dockerweb gateway: a request target carries no fragment ('#').", name)
+    return Target(name, _engine_request(method, "/" + rest, query_string, name))
+
+
+def _engine_request(method: str, path: str, query_string: str, host_name: str = "") -> EngineRequest:
+    try:
+        return EngineRequest.parse(method, path, query_string)
+    except BadReference as exc:
+        raise BadTarget(400, f"dockerweb gateway: {exc.message}", host_name) from None
 
 
 _CONTAINER = r"(?P<ref>[^/]+)"
@@ -111,7 +131,12 @@ _LISTINGS = {
     "/system/df": "df",
     "/events": "events",
 }
-_CONTAINER_INSPECT = re.compile(r"/containers/[^/]+/json")  # environment values, for viewers
+# Inspects rewritten for every caller (owner labels, environment values, a network's containers).
+_INSPECTS = (
+    ("container", re.compile(r"/containers/[^/]+/json")),
+    ("network", re.compile(r"/networks/[^/]+")),
+    ("volume", re.compile(r"/volumes/[^/]+")),
+)
 # Changing calls that change nothing worth a row: waiting for a container, resizing a terminal.
 _NOT_AUDITED = re.compile(r"/containers/[^/]+/(?:wait|resize)|/exec/[^/]+/resize|/auth")
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -126,7 +151,7 @@ class Endpoint:
     hijacks: bool  # attach / exec start: may switch to a raw stream
     bulk: bool  # GET of a large or endless body
     progress: bool  # JSON progress stream (pull, push, build, load)
-    listing: str | None  # which owned objects the response lists ("container": one container's inspect)
+    listing: str | None  # what owned objects the response holds (a list; "container"...: one inspect)
     audited: bool
     action: str  # audit action name
     object_ref: str  # the object named in the path, if any
@@ -160,23 +185,18 @@ def classify(method: str, path: str) -> Endpoint:
 
 
 def _listing(method: str, canonical: str) -> str | None:
+    if method == "POST" and canonical == "/volumes/create":
+        return "volume"  # the engine answers with the volume, owner labels and all
     if method != "GET":
         return None
     if canonical in _LISTINGS:
         return _LISTINGS[canonical]
-    return "container" if _CONTAINER_INSPECT.fullmatch(canonical) else None
+    return next((kind for kind, pattern in _INSPECTS if pattern.fullmatch(canonical)), None)
 
 
 def audit_path(endpoint: Endpoint, query: dict[str, list[str]]) -> str:
-    """The path for the audit log: canonical, with secret-looking query values (and build args) redacted."""
-    if not query:
-        return endpoint.canonical
-    pairs = [
-        (name, REDACTED if name.lower() == "buildargs" or is_secret_name(name) else value)
-        for name, values in query.items()
-        for value in values
-    ]
-    return f"{endpoint.canonical}?{urlencode(pairs)}"
+    """The path for the audit log: canonical, with secret query values redacted as every entry point's."""
+    return audited_path(endpoint.canonical, query)
 
 
 def object_name(endpoint: Endpoint, query: dict[str, list[str]]) -> str:

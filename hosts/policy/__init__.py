@@ -8,10 +8,12 @@ asks the caller's `Facts`. A denial is a `Denied` (rule, field, message) that th
 - settings: `PolicySettings` (per host, admin-editable) and the path/image/capability normalizations.
 - containers: container create/update and exec checks, and the `Facts` protocol.
 - objects: volume, network, build and image-import checks, and the owner labels.
+- references: volumes, networks and containers named inside bodies (create, connect, start), `Ownership`.
+- images: tags a call would move (tag, commit, build, import, load), push and export; `tags_in_image_tar`.
 - router: `check_request`, the route table for raw API calls through the gateway.
 
 Not covered here: who may act on an existing object (hosts/access.py: start, stop, logs, archive, attach,
-delete...); joining another team's user-defined network; image provenance (a build's FROM and
+delete...); image provenance (a build's FROM and
 `images/load` bring in any image under any name, so `allowed_registries` constrains names, not content);
 symlinks inside an allowed bind prefix (a container that can write there can plant `x -> /`, and a later
 bind of `<prefix>/x` mounts the host root: allow only trees no container can write to).
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 from .base import MAX_BODY_BYTES, Denied, ci_get, fold_key, parse_json_body
 from .containers import Facts, check_container_create, check_container_update, check_exec_create
+from .images import check_loaded_tags, normalize_reference, tags_in_image_tar
 from .objects import (
     OWNER_TEAM_LABEL,
     OWNER_USER_LABEL,
@@ -30,6 +33,7 @@ from .objects import (
     check_network_create,
     check_volume_create,
 )
+from .references import NetworkFacts, Ownership, check_start_references, is_owner_label
 from .router import body_needed, canonical_path, check_request
 from .settings import (
     DEFAULT_CAPABILITIES,
@@ -50,6 +54,8 @@ __all__ = [
     "OWNER_USER_LABEL",
     "Denied",
     "Facts",
+    "NetworkFacts",
+    "Ownership",
     "PolicySettings",
     "PolicySettingsError",
     "apply_owner_labels",
@@ -60,12 +66,17 @@ __all__ = [
     "check_container_update",
     "check_exec_create",
     "check_image_create",
+    "check_loaded_tags",
     "check_network_create",
     "check_request",
+    "check_start_references",
     "check_volume_create",
     "ci_get",
     "fold_key",
+    "is_owner_label",
     "normalize_host_path",
     "normalize_image",
+    "normalize_reference",
     "parse_json_body",
+    "tags_in_image_tar",
 ]

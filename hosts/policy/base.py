@@ -89,6 +89,18 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def query_values(query: Mapping[str, list[str]], name: str) -> list[str]:
+    """Every value of a query parameter, its name matched case-insensitively (`name` in lower case).
+
+    dockerd reads the first value of the exact name; checking every value of every spelling covers it.
+    """
+    found: list[str] = []
+    for key, values in query.items():
+        if key.lower() == name:
+            found.extend(values)
+    return found
+
+
 def _reject_constant(name: str) -> Any:
     raise Denied("bad-json", "body", f"{name} is not valid JSON.")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from .base import (
     Denied,
@@ -15,25 +15,32 @@ from .base import (
     folded,
     is_set_bool,
 )
+from .references import (
+    Facts,
+    check_container_ref,
+    check_endpoints,
+    check_network_mode,
+    check_volume_name,
+    check_volume_use,
+    container_mode_target,
+    create_missing_volumes,
+    link_target,
+    refuse_owner_labels,
+)
 from .settings import NEVER_CAPABILITIES, PolicySettings, normalize_capability
 
-
-class Facts(Protocol):
-    """What the policy asks the caller about the engine; the policy never decides ownership itself."""
-
-    def owns_container(self, ref: str) -> bool:
-        """May the requester act on this container (full id, unique id prefix or name, no leading '/')?"""
-        ...
-
-    def owns_exec(self, exec_id: str) -> bool:
-        """Does this exec instance belong to a container the requester owns?"""
-        ...
-
-    def volume_has_driver_opts(self, name: str) -> bool:
-        """Is there an existing volume of this name created with driver options (or a non-local driver)?"""
-        ...
+__all__ = ["Facts", "admit_container_create", "check_container_create", "check_container_update"]
 
 
+# container.Resources, embedded in HostConfig (create) and in UpdateConfig (update).
+_RESOURCE_FIELDS = (
+    "CpuShares", "Memory", "NanoCpus", "CgroupParent", "BlkioWeight", "BlkioWeightDevice",
+    "BlkioDeviceReadBps", "BlkioDeviceWriteBps", "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps",
+    "CpuPeriod", "CpuQuota", "CpuRealtimePeriod", "CpuRealtimeRuntime", "CpusetCpus", "CpusetMems",
+    "Devices", "DeviceCgroupRules", "DeviceCgroupPermissions", "DeviceRequests", "KernelMemory",
+    "KernelMemoryTCP", "MemoryReservation", "MemorySwap", "MemorySwappiness", "OomKillDisable",
+    "PidsLimit", "Ulimits", "CpuCount", "CpuPercent", "IOMaximumIOps", "IOMaximumBandwidth",
+)  # fmt: skip
 # Every HostConfig field as dockerd spells it. dockerd's create body embeds a second, top-level HostConfig
 # (runconfig.ContainerConfigWrapper, for pre-1.24 clients) that is used whole when "HostConfig" is absent
 # or null, and for Memory, MemorySwap, CpuShares, CpusetCpus and VolumeDriver otherwise, at every API
@@ -48,16 +55,13 @@ _HOST_CONFIG_FIELDS = {
         "StorageOpt", "Tmpfs", "UTSMode", "UsernsMode", "ShmSize", "Sysctls", "Runtime", "Isolation",
         "Mounts", "MaskedPaths", "ReadonlyPaths", "Init", "Capabilities",
         # the embedded Resources
-        "CpuShares", "Memory", "NanoCpus", "CgroupParent", "BlkioWeight", "BlkioWeightDevice",
-        "BlkioDeviceReadBps", "BlkioDeviceWriteBps", "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps",
-        "CpuPeriod", "CpuQuota", "CpuRealtimePeriod", "CpuRealtimeRuntime", "CpusetCpus", "CpusetMems",
-        "Devices", "DeviceCgroupRules", "DeviceCgroupPermissions", "DeviceRequests", "KernelMemory",
-        "KernelMemoryTCP", "MemoryReservation", "MemorySwap", "MemorySwappiness", "OomKillDisable",
-        "PidsLimit", "Ulimits", "CpuCount", "CpuPercent", "IOMaximumIOps", "IOMaximumBandwidth",
+        *_RESOURCE_FIELDS,
     )
 }  # fmt: skip
+# What `POST /containers/{id}/update` reads (container.UpdateConfig): the resources and the restart policy.
+_UPDATE_FIELDS = frozenset(fold_key(name) for name in (*_RESOURCE_FIELDS, "RestartPolicy"))
 
-_NAMESPACE_MODES = ("PidMode", "IpcMode", "UTSMode", "UsernsMode", "NetworkMode", "CgroupnsMode", "Cgroup")
+_NAMESPACE_MODES = ("PidMode", "IpcMode", "UTSMode", "UsernsMode", "CgroupnsMode", "Cgroup")  # + NetworkMode
 _DEVICE_FIELDS = ("Devices", "DeviceRequests", "DeviceCgroupRules", "DeviceCgroupPermissions")
 _ALLOWED_RUNTIMES = frozenset({"", "runc"})
 _LOCAL_DRIVERS = frozenset({"", "local"})
@@ -164,19 +168,13 @@ def _check_capabilities(values: list[str], field: str, settings: PolicySettings)
 
 def check_namespace_mode(value: str, field: str, facts: Facts) -> None:
     """Deny `host` and `container:<x>` with x not owned, for any *Mode field or a build's networkmode."""
-    lowered = value.lower()
-    if lowered == "host":
+    if value.lower() == "host":
         raise Denied(
             "host-namespace", field, f"{field}=host shares the host's namespace; this is reserved for admins."
         )
-    if lowered.startswith("container:"):
-        ref = value.split(":", 1)[1]
-        if not facts.owns_container(ref.removeprefix("/")):
-            raise Denied(
-                "namespace-not-owned",
-                field,
-                f"{field}={value!r} joins a container that is not yours; join one of your own containers.",
-            )
+    target = container_mode_target(value)
+    if target is not None:
+        check_container_ref(target, field, "namespace-not-owned", facts, f"{field} joins")
 
 
 def _check_bind(source: str, field: str, settings: PolicySettings) -> None:
@@ -191,14 +189,23 @@ def _check_bind(source: str, field: str, settings: PolicySettings) -> None:
     )
 
 
-def _check_named_volume(name: str, field: str, facts: Facts) -> None:
-    if name and facts.volume_has_driver_opts(name):
+# Volumes a create names that the engine does not have yet: name -> (field, labels the body asked for).
+_Missing = dict[str, tuple[str, dict[str, str]]]
+
+
+def _check_named_volume(
+    name: str, field: str, facts: Facts, missing: _Missing, labels: dict[str, str] | None = None
+) -> None:
+    check_volume_name(name, field)
+    if facts.volume_has_driver_opts(name):  # refused whoever owns it
         raise Denied(
             "no-volume-driver-opts",
             field,
             f"Volume {name!r} was created with driver options (which can mount host paths); "
             "use a plain volume.",
         )
+    if check_volume_use(name, field, facts):
+        missing.setdefault(name, (field, labels or {}))
 
 
 def _looks_like_windows_path(source: str) -> bool:
@@ -206,7 +213,9 @@ def _looks_like_windows_path(source: str) -> bool:
     return source.startswith("\\") or (len(source) > 2 and source[1] == ":" and source[2] == "\\")
 
 
-def _check_binds(binds: list[str], prefix: str, settings: PolicySettings, facts: Facts) -> None:
+def _check_binds(
+    binds: list[str], prefix: str, settings: PolicySettings, facts: Facts, missing: _Missing
+) -> None:
     for index, spec in enumerate(binds):
         field = f"{prefix}.Binds[{index}]"
         if _looks_like_windows_path(spec):
@@ -219,10 +228,12 @@ def _check_binds(binds: list[str], prefix: str, settings: PolicySettings, facts:
         if source.startswith("/"):
             _check_bind(source, field, settings)
         else:
-            _check_named_volume(source, field, facts)
+            _check_named_volume(source, field, facts, missing)
 
 
-def _check_mounts(mounts: list[Any], prefix: str, settings: PolicySettings, facts: Facts) -> None:
+def _check_mounts(
+    mounts: list[Any], prefix: str, settings: PolicySettings, facts: Facts, missing: _Missing
+) -> None:
     for index, item in enumerate(mounts):
         field = f"{prefix}.Mounts[{index}]"
         mount = _View(as_map(item, field), field)
@@ -243,16 +254,19 @@ def _check_mounts(mounts: list[Any], prefix: str, settings: PolicySettings, fact
                     driver.field("Options"),
                     "Volume driver options can mount host paths; create the volume without options.",
                 )
-            _check_named_volume(source, mount.field("Source"), facts)
+            labels = options.mapping("Labels")
+            refuse_owner_labels(labels, options.field("Labels"))
+            if source:  # no Source: an anonymous volume
+                _check_named_volume(source, mount.field("Source"), facts, missing, labels)
         elif kind != "tmpfs":
             raise Denied("mount-type", mount.field("Type"), f"Mount type {kind!r} is not allowed here.")
 
 
 def _check_container_refs(values: list[str], field: str, rule: str, facts: Facts) -> None:
     for index, spec in enumerate(values):
-        ref = spec.split(":", 1)[0].removeprefix("/")  # VolumesFrom "id[:ro|rw]", Links "name[:alias]"
-        if not facts.owns_container(ref):
-            raise Denied(rule, f"{field}[{index}]", f"Container {ref!r} is not yours; name one of your own.")
+        # VolumesFrom "id[:ro|rw]" (parseVolumesFrom), Links "name[:alias]" (opts.ParseLink)
+        what = "Volumes from" if rule == "volumes-from-not-owned" else "A link to"
+        check_container_ref(link_target(spec), f"{field}[{index}]", rule, facts, what)
 
 
 def _check_resources(view: _View, settings: PolicySettings, *, create: bool) -> bool:
@@ -319,7 +333,7 @@ def _check_cpu(view: _View, settings: PolicySettings, *, create: bool) -> bool:
     return True
 
 
-def _check_host_config(view: _View, settings: PolicySettings, facts: Facts) -> bool:
+def _check_host_config(view: _View, settings: PolicySettings, facts: Facts, missing: _Missing) -> bool:
     if view.flag("Privileged"):
         raise Denied(
             "no-privileged",
@@ -327,13 +341,13 @@ def _check_host_config(view: _View, settings: PolicySettings, facts: Facts) -> b
             "HostConfig.Privileged is true, and privileged containers are reserved for host admins; "
             "drop --privileged and add only the capabilities you need.",
         )
-    _check_binds(view.strings("Binds"), view.prefix, settings, facts)
-    _check_mounts(view.items("Mounts"), view.prefix, settings, facts)
     volume_driver = view.text("VolumeDriver")
     if volume_driver.lower() not in _LOCAL_DRIVERS:
         raise Denied(
             "volume-driver", view.field("VolumeDriver"), f"Volume driver {volume_driver!r} is not allowed."
         )
+    _check_binds(view.strings("Binds"), view.prefix, settings, facts, missing)
+    _check_mounts(view.items("Mounts"), view.prefix, settings, facts, missing)
     for name, rule in (("VolumesFrom", "volumes-from-not-owned"), ("Links", "links-not-owned")):
         _check_container_refs(view.strings(name), view.field(name), rule, facts)
     for name in ("CapAdd", "Capabilities"):  # Capabilities (API 1.40) replaces the whole set
@@ -343,6 +357,7 @@ def _check_host_config(view: _View, settings: PolicySettings, facts: Facts) -> b
         check_security_opt(opt, view.field("SecurityOpt"))
     for name in _NAMESPACE_MODES:
         check_namespace_mode(view.text(name), view.field(name), facts)
+    check_network_mode(view.text("NetworkMode"), view.field("NetworkMode"), facts)
     runtime = view.text("Runtime")
     if runtime not in _ALLOWED_RUNTIMES:
         raise Denied(
@@ -406,14 +421,24 @@ def admit_container_create(
     body = dict(body)  # the caller's dicts stay untouched: we only ever write to these two
     key = top.setdefault("hostconfig", "HostConfig")
     host_config = dict(as_map(body.get(key), "HostConfig"))
-    changed = _check_host_config(_View(host_config, "HostConfig"), settings, facts)
+    missing: _Missing = {}
+    changed = _check_host_config(_View(host_config, "HostConfig"), settings, facts, missing)
+    if "networkingconfig" in top:
+        check_endpoints(as_map(body[top["networkingconfig"]], "NetworkingConfig"), "NetworkingConfig", facts)
+    create_missing_volumes(missing, facts)  # last: a refused create leaves no volume behind
     if changed:
         body[key] = host_config
     return body, changed
 
 
 def check_container_update(body: dict[str, Any], settings: PolicySettings) -> None:
-    """`POST /containers/{id}/update`: the same device, cgroup and limit rules as create (no defaults)."""
+    """`POST /containers/{id}/update`: the same device, cgroup and limit rules as create (no defaults), and
+    no field the engine's update does not read (Links, Binds...: it would ignore them silently)."""
+    for key in body:
+        if fold_key(key) not in _UPDATE_FIELDS:
+            raise Denied(
+                "unknown-field", key, f"{key} cannot be changed by an update; recreate the container."
+            )
     _check_resources(_View(body, ""), settings, create=False)
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Denied, as_map, as_str, folded, is_set_bool
-from .containers import CPU_PERIOD_DEFAULT, Facts, check_namespace_mode, check_security_opt
+from .base import Denied, as_map, as_str, folded, is_set_bool, query_values
+from .containers import CPU_PERIOD_DEFAULT, Facts, check_security_opt
+from .references import check_network_mode, refuse_owner_labels
 from .settings import PolicySettings
 
 OWNER_USER_LABEL = "dockerweb.owner.user"
 OWNER_TEAM_LABEL = "dockerweb.owner.team"
-_OWNER_LABEL_PREFIX = "dockerweb.owner."
 
 _DENIED_NETWORK_DRIVERS = frozenset({"host", "macvlan", "ipvlan"})
 # The bridge driver adopts an existing interface of this name: a host bridge (br0 on the LAN, docker0)
@@ -76,15 +76,6 @@ def check_network_create(body: dict[str, Any]) -> None:
             )
 
 
-def _values(query: dict[str, list[str]], name: str) -> list[str]:
-    """Every value of a query parameter, its name matched case-insensitively (dockerd reads the first)."""
-    found: list[str] = []
-    for key, values in query.items():
-        if key.lower() == name:
-            found.extend(values)
-    return found
-
-
 def check_build(
     query: dict[str, list[str]], settings: PolicySettings | None = None, facts: Facts | None = None
 ) -> None:
@@ -93,37 +84,37 @@ def check_build(
     Without `facts`, `networkmode=container:<x>` is denied (ownership cannot be checked). Limits above the
     maximum are denied; a build without limits is not given defaults (its query is forwarded unchanged).
     """
-    for mode in _values(query, "networkmode"):
+    for mode in query_values(query, "networkmode"):
         if facts is None and mode.lower().startswith("container:"):
             raise Denied("namespace-not-owned", "networkmode", "A build cannot join another container here.")
         if facts is not None:
-            check_namespace_mode(mode, "networkmode", facts)
-    if any(_values(query, "cgroupparent")):
+            check_network_mode(mode, "networkmode", facts)
+    if any(query_values(query, "cgroupparent")):
         raise Denied("no-cgroup-parent", "cgroupparent", "A build's cgroup parent is reserved for admins.")
-    for remote in _values(query, "remote"):
+    for remote in query_values(query, "remote"):
         if remote:
             raise Denied(
                 "no-remote-fetch",
                 "remote",
                 f"The engine would fetch the build context from {remote!r} itself; send the context instead.",
             )
-    for version in _values(query, "version"):
+    for version in query_values(query, "version"):
         if version not in ("", "1"):
             raise Denied(
                 "no-buildkit",
                 "version",
                 "BuildKit builds are not available through this gateway; set DOCKER_BUILDKIT=0.",
             )
-    for opt in _values(query, "securityopt"):
+    for opt in query_values(query, "securityopt"):
         check_security_opt(opt, "securityopt")
     if settings is not None and settings.max_memory is not None:
-        for raw in _values(query, "memory"):
+        for raw in query_values(query, "memory"):
             if not 0 <= _query_int(raw, "memory") <= settings.max_memory:
                 raise Denied("limits", "memory", f"memory={raw} is above this host's maximum for a build.")
     if settings is not None and settings.max_nano_cpus is not None:
-        periods = [_query_int(raw, "cpuperiod") for raw in _values(query, "cpuperiod")]
+        periods = [_query_int(raw, "cpuperiod") for raw in query_values(query, "cpuperiod")]
         period = min((p for p in periods if p > 0), default=CPU_PERIOD_DEFAULT)
-        for raw in _values(query, "cpuquota"):
+        for raw in query_values(query, "cpuquota"):
             quota = _query_int(raw, "cpuquota")
             if quota < 0 or quota * 1_000_000_000 > settings.max_nano_cpus * period:
                 raise Denied(
@@ -140,7 +131,7 @@ def _query_int(raw: str, name: str) -> int:
 
 def check_image_create(query: dict[str, list[str]], settings: PolicySettings | None = None) -> None:
     """`POST /images/create`: no server-side fetch (fromSrc other than '-'), pulls from allowed registries."""
-    for source in _values(query, "fromsrc"):
+    for source in query_values(query, "fromsrc"):
         if source != "-":
             # dockerd fetches any other value over HTTP itself, even one without a scheme.
             raise Denied(
@@ -148,7 +139,7 @@ def check_image_create(query: dict[str, list[str]], settings: PolicySettings | N
                 "fromSrc",
                 f"The engine would download {source!r} itself; import from a file (fromSrc=-) instead.",
             )
-    for image in _values(query, "fromimage"):
+    for image in query_values(query, "fromimage"):
         if image and settings is not None and not settings.image_allowed(image):
             raise Denied(
                 "registry",
@@ -159,11 +150,13 @@ def check_image_create(query: dict[str, list[str]], settings: PolicySettings | N
 
 
 def apply_owner_labels(body: dict[str, Any], user: str, team: str | None) -> dict[str, Any]:
-    """Return the body with its owner labels set to `user`/`team`, dropping any the client sent."""
+    """Return the body with its owner labels set to `user`/`team`; owner labels the client sent are refused
+    (a silent rewrite would leave a client reading back labels other than those it wrote)."""
     view = folded(body)
     key = view.get("labels", "Labels")
     current = as_map(body.get(key), "Labels")
-    labels = {k: v for k, v in current.items() if not k.lower().startswith(_OWNER_LABEL_PREFIX)}
+    refuse_owner_labels(current, "Labels")
+    labels = dict(current)
     labels[OWNER_USER_LABEL] = user
     # Always set, even empty: a container otherwise inherits an owner label from its image's LABELs.
     labels[OWNER_TEAM_LABEL] = team or ""

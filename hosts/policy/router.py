@@ -10,8 +10,17 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from .base import Denied, as_str, folded, parse_json_body
+from .base import Denied, as_str, folded, parse_json_body, query_values
 from .containers import Facts, admit_container_create, check_container_update, check_exec_create
+from .images import (
+    check_build_tags,
+    check_commit,
+    check_image_export,
+    check_image_import,
+    check_image_push,
+    check_image_remove,
+    check_image_tag,
+)
 from .objects import (
     apply_owner_labels,
     check_build,
@@ -19,6 +28,7 @@ from .objects import (
     check_network_create,
     check_volume_create,
 )
+from .references import check_connect, check_container_ref, check_start_references
 from .settings import PolicySettings
 
 _VERSION_PREFIX = re.compile(r"/v[0-9][0-9.]*(?=/)")
@@ -80,6 +90,12 @@ def _container_start(call: _Call, match: re.Match[str]) -> bytes | None:
     for name in call.query:
         if name.lower().startswith("checkpoint"):
             raise Denied("no-checkpoint", name, "Starting from a checkpoint is reserved for admins.")
+    check_start_references(match["name"], call.facts)
+    return None
+
+
+def _container_restart(call: _Call, match: re.Match[str]) -> bytes | None:
+    check_start_references(match["name"], call.facts)
     return None
 
 
@@ -95,15 +111,21 @@ def _exec_use(call: _Call, match: re.Match[str]) -> bytes | None:
 
 
 def _commit(call: _Call, match: re.Match[str]) -> bytes | None:
-    for ref in call.query.get("container", []):
-        if not call.facts.owns_container(ref.removeprefix("/")):
-            raise Denied("container-not-owned", "container", f"Container {ref!r} is not yours to commit.")
+    check_commit(call.query, call.raw_body, call.content_type, call.facts)
     return None
 
 
 def _volume_create(call: _Call, match: re.Match[str]) -> bytes | None:
     body = call.body()
     check_volume_create(body)
+    view = folded(body)
+    name = as_str(body[view["name"]], "Name") if "name" in view else ""
+    # The engine answers a create of an existing name with that volume, labels and all: not another's.
+    existing = call.facts.volume_ownership(name) if name else None
+    if existing is not None and not existing.usable:
+        raise Denied(
+            "volume-not-owned", "Name", f"A volume named {name!r} exists and is not yours; pick another name."
+        )
     return None if call.owner is None else _encode(apply_owner_labels(body, *call.owner))
 
 
@@ -113,22 +135,51 @@ def _network_create(call: _Call, match: re.Match[str]) -> bytes | None:
     return None if call.owner is None else _encode(apply_owner_labels(body, *call.owner))
 
 
-def _network_attach(call: _Call, match: re.Match[str]) -> bytes | None:
+def _network_connect(call: _Call, match: re.Match[str]) -> bytes | None:
+    check_connect(match["name"], call.body(), call.facts)
+    return None
+
+
+def _network_disconnect(call: _Call, match: re.Match[str]) -> bytes | None:
     body = call.body()
     keys = folded(body)
     ref = as_str(body[keys["container"]], "Container") if "container" in keys else ""
-    if not call.facts.owns_container(ref.removeprefix("/")):
-        raise Denied("container-not-owned", "Container", f"Container {ref!r} is not yours to (dis)connect.")
+    check_container_ref(ref, "Container", "container-not-owned", call.facts, "Disconnecting")
     return None
 
 
 def _build(call: _Call, match: re.Match[str]) -> bytes | None:
     check_build(call.query, call.settings, call.facts)
+    check_build_tags(call.query, call.facts)
     return None
 
 
 def _image_create(call: _Call, match: re.Match[str]) -> bytes | None:
     check_image_create(call.query, call.settings)
+    check_image_import(call.query, call.facts)
+    return None
+
+
+def _image_tag(call: _Call, match: re.Match[str]) -> bytes | None:
+    check_image_tag(match["name"], call.query, call.settings, call.facts)
+    return None
+
+
+def _image_push(call: _Call, match: re.Match[str]) -> bytes | None:
+    check_image_push(match["name"], call.query, call.settings, call.facts)
+    return None
+
+
+def _image_remove(call: _Call, match: re.Match[str]) -> bytes | None:
+    check_image_remove(match["name"], call.facts)
+    return None
+
+
+def _image_export(call: _Call, match: re.Match[str]) -> bytes | None:
+    if "name" in match.groupdict():
+        check_image_export([match["name"]], "name", call.facts)
+    else:
+        check_image_export(query_values(call.query, "names"), "names", call.facts)
     return None
 
 
@@ -158,25 +209,30 @@ _ROUTES: tuple[_Route, ...] = (
     _r("POST", r"/containers/(?P<name>.+)/update", _container_update, body=True),
     _r("POST", r"/containers/(?P<name>.+)/exec", _exec_create, body=True),
     _r("POST", r"/containers/(?P<name>.+)/start", _container_start, body=True),
+    _r("POST", r"/containers/(?P<name>.+)/restart", _container_restart),
     _r("POST", rf"/containers/.+/(?:{_CONTAINER_ACTIONS})", _pass),
     _r("PUT", r"/containers/.+/archive", _pass),
     _r("DELETE", r"/containers/.+", _pass),
     _r("POST", r"/exec/(?P<id>.+)/(?:start|resize)", _exec_use),
-    _r("POST", r"/commit", _commit),
+    _r("POST", r"/commit", _commit, body=True),
     # Volumes and networks.
     _r("POST", r"/volumes/create", _volume_create, body=True),
     _r("PUT", r"/volumes/.+", _deny("no-swarm", "Cluster volumes are reserved for host admins.")),
     _r("DELETE", r"/volumes/.+", _pass),
     _r("POST", r"/networks/create", _network_create, body=True),
-    _r("POST", r"/networks/.+/(?:connect|disconnect)", _network_attach, body=True),
+    _r("POST", r"/networks/(?P<name>.+)/connect", _network_connect, body=True),
+    _r("POST", r"/networks/.+/disconnect", _network_disconnect, body=True),
     _r("DELETE", r"/networks/.+", _pass),
     # Images and builds.
     _r("POST", r"/build", _build),
     _r("POST", r"/build/cancel", _pass),
     _r("POST", r"/images/create", _image_create),
     _r("POST", r"/images/load", _pass),
-    _r("POST", r"/images/.+/(?:push|tag)", _pass),
-    _r("DELETE", r"/images/.+", _pass),
+    _r("POST", r"/images/(?P<name>.+)/push", _image_push),
+    _r("POST", r"/images/(?P<name>.+)/tag", _image_tag),
+    _r("DELETE", r"/images/(?P<name>.+)", _image_remove),
+    _r("GET HEAD", r"/images/get", _image_export),
+    _r("GET HEAD", r"/images/(?P<name>.+)/get", _image_export),
     _r("POST", r"/auth", _pass),
 )
 

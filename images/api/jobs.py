@@ -13,7 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from hosts import access
+from hosts import access, visibility
 from hosts.access import Action, Caller
 from hosts.api.auditing import AuditedMixin, request_caller
 from hosts.models import Host
@@ -59,6 +59,11 @@ def choose_registry(who: Caller, image: str, registry_id: int | None, *, require
         return chosen
     found = matching_registry(usable, image)
     if found is None and required:
+        if matching_registry(Registry.objects.all(), image) is not None:
+            # Known, but another team's: a refusal, not a mistake in the request.
+            raise exceptions.PermissionDenied(
+                f"The registry of {registry_of(image)!r} is not one your teams may use; ask an administrator."
+            )
         raise exceptions.ValidationError(
             {
                 "image": f"No registry you may use is known for {registry_of(image)!r}; "
@@ -151,7 +156,7 @@ class JobViewSet(AuditedMixin):
         serializer = JobCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         who = request_caller(request)
-        host = access.visible_hosts(who).filter(pk=serializer.validated_data["host"]).first()
+        host = visibility.visible_hosts(who).filter(pk=serializer.validated_data["host"]).first()
         if host is None:
             raise exceptions.NotFound(f"No host {serializer.validated_data['host']} is visible to you.")
         kind = JobKind(serializer.validated_data["kind"])

@@ -63,20 +63,17 @@ class RegistryViewSet(
             .select_related("created_by")
         )
 
-    def _require_admin(self) -> None:
-        access.require(request_caller(self.request), None, Action.MANAGE_INVENTORY)
+    # Registries are inventory, like hosts: only inventory administrators add, change or remove them.
+    INVENTORY_ACTIONS = frozenset({"create", "update", "partial_update", "destroy"})
+
+    def check_permissions(self, request: Request) -> None:
+        super().check_permissions(request)
+        # Before the body is validated, so a refused caller is told who may, not what was wrong.
+        if self.action in self.INVENTORY_ACTIONS:
+            access.require(request_caller(request), None, Action.MANAGE_INVENTORY)
 
     def perform_create(self, serializer: BaseSerializer[Registry]) -> None:
-        self._require_admin()
         serializer.save(created_by=self.request.user)
-
-    def perform_update(self, serializer: BaseSerializer[Registry]) -> None:
-        self._require_admin()
-        serializer.save()
-
-    def perform_destroy(self, instance: Registry) -> None:
-        self._require_admin()
-        instance.delete()
 
     def _page(self, request: Request, page: registry_api.Page, key: str, extra: dict[str, Any]) -> Response:
         data: dict[str, Any] = {**extra, key: page.items, "next": None}

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from rest_framework import serializers
 
+from hosts.engine.client import validate_address, validate_registry_server
 from hosts.models import Team
 from images.models import Job, JobKind, Registry
 
@@ -326,17 +327,18 @@ class RegistrySerializer(serializers.ModelSerializer[Registry]):
         return bool(obj.password)
 
     def validate_url(self, value: str) -> str:
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise serializers.ValidationError("Give the registry's base URL: https://registry.example.com")
-        if parts.path not in ("", "/") or parts.query:
-            raise serializers.ValidationError("Give the base URL without a path (dockerweb adds /v2/).")
-        return value.strip().rstrip("/")
+        try:
+            return validate_address(value, "registry")
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
     def validate_server(self, value: str) -> str:
-        if value and not re.match(r"^[a-zA-Z0-9.-]+(:[0-9]+)?$", value):
-            raise serializers.ValidationError("Give the registry as image names carry it: host or host:port.")
-        return value.lower()
+        if not value:
+            return value
+        try:
+            return validate_registry_server(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
     def validate_tls_ca(self, value: str) -> str:
         if value.strip() and "BEGIN CERTIFICATE" not in value:

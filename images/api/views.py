@@ -15,10 +15,11 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from dockerweb.api import ArchiveParser, Pagination
-from hosts import access
+from dockerweb.api import ArchiveParser, Pagination, StrictJSONParser
+from hosts import visibility
 from hosts.api.auditing import AuditedMixin, request_caller
 from hosts.api.scoped import HostScopedViewSet
+from hosts.engine.request import BadReference, Kind, check_reference
 from images.api.jobs import PayloadTooLarge, context_error, start_job
 from images.api.serializers import (
     BuildSerializer,
@@ -105,7 +106,7 @@ class ImageListViewSet(AuditedMixin):
     )
     def list(self, request: Request) -> Response:
         who = request_caller(request)
-        hosts = access.visible_hosts(who)
+        hosts = visibility.visible_hosts(who)
         selector = request.query_params.get("host")
         if selector:
             hosts = hosts.filter(pk=int(selector)) if selector.isdigit() else hosts.filter(name=selector)
@@ -124,6 +125,17 @@ class ImageListViewSet(AuditedMixin):
         return response
 
 
+_ACTION_WORDS = frozenset({"history", "tag", "export"})  # the detail routes named after the image
+
+
+def _is_image_reference(value: str) -> bool:
+    try:
+        check_reference(Kind.IMAGE, value)
+    except BadReference:
+        return False
+    return True
+
+
 class ImageViewSet(HostScopedViewSet):
     """One host's images: list, inspect, history, tag, remove, prune, export, load, search, and jobs."""
 
@@ -132,6 +144,18 @@ class ImageViewSet(HostScopedViewSet):
     lookup_field = "ref"
     # References contain '/' and ':'; a last segment named like an action belongs to that action's route.
     lookup_value_regex = r"[^/]+(?:/(?!(?:history|tag|export)/?$)[^/]+)*"
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        # `images/busybox/export/` exports `busybox`, but `busybox/export` names an image too: refused, so
+        # that no call reads one image when its sender meant the other (a tag or id says which).
+        ref = kwargs.get("ref")
+        if ref and self.action in _ACTION_WORDS and _is_image_reference(f"{ref}/{self.action}"):
+            raise BadReference(
+                "ref",
+                f"{ref}/{self.action} is an image name as well as {self.action} of {ref}: name the image "
+                f"with its tag or id ({ref}:latest/{self.action}/, or {ref}/{self.action}:latest/).",
+            )
 
     def _record(self, request: Request, response: Response) -> None:
         # The audit stores the body as JSON (and redacts secrets by key): describe uploaded files, and
@@ -292,7 +316,7 @@ class ImageViewSet(HostScopedViewSet):
     @action(
         detail=False,
         methods=["post"],
-        parser_classes=[parsers.MultiPartParser, parsers.JSONParser, ArchiveParser],
+        parser_classes=[parsers.MultiPartParser, StrictJSONParser, ArchiveParser],
     )
     def build(self, request: Request, host_pk: str) -> Response:
         """Build as a job from a tar upload (multipart `context`, or the raw body), a Dockerfile text with

@@ -1,58 +1,49 @@
-"""The engine calls each job kind makes, as (method, path, query): admitted when the job is created and
-again when it runs (a role can change in between), and used by the runner to make them."""
+"""The engine calls each job kind makes, as EngineRequests: admitted when the job is created and again when
+it runs (a role can change in between); the runner sends the requests that second admission returned."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
-
-import httpx
 
 from hosts.access import Caller
 from hosts.admission import admit
+from hosts.engine.request import EngineRequest, Kind, check_reference
 from hosts.models import Host
 from images.models import JobKind
 from images.registry import split_reference
-
-
-@dataclass(frozen=True)
-class EngineCall:
-    method: str
-    path: str
-    query: dict[str, list[str]] = field(default_factory=dict)
-    content_type: str | None = None
-
-    def params(self) -> httpx.QueryParams:
-        """The query as httpx params (repeated keys kept)."""
-        return httpx.QueryParams([(key, value) for key, values in self.query.items() for value in values])
 
 
 def _flag(value: Any) -> list[str]:
     return ["1" if value else "0"]
 
 
-def pull_call(params: dict[str, Any]) -> EngineCall:
-    repository, tag = split_reference(params["image"])
+def pull_call(params: dict[str, Any]) -> EngineRequest:
+    repository, tag = split_reference(check_reference(Kind.IMAGE, params["image"], "image"))
     query = {"fromImage": [repository], "tag": [tag]}
     if params.get("platform"):
         query["platform"] = [params["platform"]]
-    return EngineCall("POST", "/images/create", query)
+    return EngineRequest.build("POST", "/images/create", query=query)
 
 
-def push_calls(image: str, source: str = "") -> list[EngineCall]:
+def push_calls(image: str, source: str = "") -> list[EngineRequest]:
     """Tag `source` as `image` first when asked, then push `image`."""
-    repository, tag = split_reference(image)
+    repository, tag = split_reference(check_reference(Kind.IMAGE, image, "image"))
     calls = []
     if source and source != image:
-        calls.append(EngineCall("POST", f"/images/{source}/tag", {"repo": [repository], "tag": [tag]}))
-    calls.append(EngineCall("POST", f"/images/{repository}/push", {"tag": [tag]}))
+        tag_query = {"repo": repository, "tag": tag}
+        calls.append(
+            EngineRequest.build("POST", "/images/{image}/tag", source, query=tag_query, field="source")
+        )
+    calls.append(
+        EngineRequest.build("POST", "/images/{image}/push", repository, query={"tag": tag}, field="image")
+    )
     return calls
 
 
-def build_call(params: dict[str, Any]) -> EngineCall:
+def build_call(params: dict[str, Any]) -> EngineRequest:
     query: dict[str, list[str]] = {
-        "t": list(params.get("tags") or []),
+        "t": [check_reference(Kind.IMAGE, tag, "tags") for tag in params.get("tags") or []],
         "rm": ["1"],
         "forcerm": ["1"],  # a failed step's container is removed too
         "nocache": _flag(params.get("nocache")),
@@ -72,11 +63,13 @@ def build_call(params: dict[str, Any]) -> EngineCall:
         query["platform"] = [params["platform"]]
     if params.get("remote"):
         query["remote"] = [params["remote"]]
-    return EngineCall("POST", "/build", query, None if params.get("remote") else "application/x-tar")
+    content_type = None if params.get("remote") else "application/x-tar"
+    return EngineRequest.build("POST", "/build", query=query, content_type=content_type)
 
 
-def commit_call(params: dict[str, Any]) -> EngineCall:
-    repository, tag = split_reference(params["image"]) if params.get("image") else ("", "")
+def commit_call(params: dict[str, Any]) -> EngineRequest:
+    image = params.get("image")
+    repository, tag = split_reference(check_reference(Kind.IMAGE, image, "image")) if image else ("", "")
     query: dict[str, list[str]] = {
         "container": [params["container"]],
         "pause": _flag(params.get("pause", True)),
@@ -88,10 +81,11 @@ def commit_call(params: dict[str, Any]) -> EngineCall:
             query[name] = [params[name]]
     if params.get("changes"):
         query["changes"] = list(params["changes"])
-    return EngineCall("POST", "/commit", query)
+    check_reference(Kind.CONTAINER, params["container"], "container")
+    return EngineRequest.build("POST", "/commit", query=query)
 
 
-def calls_for(kind: str, params: dict[str, Any]) -> list[EngineCall]:
+def calls_for(kind: str, params: dict[str, Any]) -> list[EngineRequest]:
     """Every engine call a job of `kind` with `params` will make."""
     if kind == JobKind.PULL:
         return [pull_call(params)]
@@ -105,7 +99,7 @@ def calls_for(kind: str, params: dict[str, Any]) -> list[EngineCall]:
     raise ValueError(f"unknown job kind {kind!r}")
 
 
-def admit_job(who: Caller, host: Host, kind: str, params: dict[str, Any]) -> None:
-    """Raise AccessDenied or policy.Denied unless every call of the job is admitted for the caller."""
-    for call in calls_for(kind, params):
-        admit(who, host, call.method, call.path, call.query, call.content_type, b"")
+def admit_job(who: Caller, host: Host, kind: str, params: dict[str, Any]) -> list[EngineRequest]:
+    """Every call of the job as admitted for the caller, to be sent as they are; raises AccessDenied,
+    policy.Denied or BadReference."""
+    return [admit(who, host, call) for call in calls_for(kind, params)]

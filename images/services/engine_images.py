@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -16,17 +17,20 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 
-from hosts import access
 from hosts.access import Caller
-from hosts.admission import admit
+from hosts.admission import admit, admit_image_load
 from hosts.engine import Conflict, EngineError, EngineTarget, InvalidRequest, async_client, open_engine
+from hosts.engine.client import send, send_json
 from hosts.engine.errors import raise_for_status, translate_errors
+from hosts.engine.request import EngineRequest, Kind, check_reference
 from hosts.models import Host
+from hosts.visibility import Scope
 from images.models import Registry
 from images.registry import RegistryError, matching_registry
 from images.registry import search as registry_search
 
 NONE_TAG = "<none>:<none>"
+LOAD_SPOOL_IN_MEMORY = 16 << 20  # a larger archive being loaded waits in a temporary file
 NONE_DIGEST = "<none>@<none>"
 
 
@@ -63,9 +67,10 @@ def _created(value: Any) -> str | None:
 def _users(who: Caller, host: Host, containers: list[dict[str, Any]]) -> dict[str, tuple[list[Any], int]]:
     """Containers by image id: the ones the caller may see, and how many others there are."""
     users: dict[str, tuple[list[Any], int]] = {}
+    scope = Scope.of(who, host)
     for container in containers:
         seen, hidden = users.setdefault(container.get("ImageID", ""), ([], 0))
-        if access.can_see_object(who, host, container.get("Labels")):
+        if scope.sees(container.get("Labels")):
             name = (container.get("Names") or ["/"])[0].lstrip("/")
             seen.append({"id": container["Id"], "name": name, "state": container.get("State", "")})
         else:
@@ -118,7 +123,7 @@ def list_images(
 ) -> tuple[list[dict[str, Any]], list[HostFailure]]:
     """Images of the given hosts (asked concurrently), newest first; a down host is reported, not fatal."""
     for host in hosts:
-        admit(who, host, "GET", "/images/json", {}, None, b"")
+        admit(who, host, EngineRequest.build("GET", "/images/json"))
 
     async def gather() -> list[tuple[list[Any], list[Any]] | BaseException]:
         return await asyncio.gather(*(_list_one(host, filters) for host in hosts), return_exceptions=True)
@@ -143,25 +148,26 @@ def list_images(
 
 
 def inspect_image(who: Caller, host: Host, ref: str) -> dict[str, Any]:
-    admit(who, host, "GET", f"/images/{ref}/json", {}, None, b"")
+    request = admit(who, host, EngineRequest.build("GET", "/images/{image}/json", ref))
     with _engine(host) as client:
-        details: dict[str, Any] = client.api.inspect_image(ref)
+        details: dict[str, Any] = send_json(client, request)
         containers = client.api.containers(all=True, filters={"ancestor": details["Id"]})
     seen, hidden = _users(who, host, containers).get(details["Id"], ([], 0))
     return {**details, "UsedBy": seen, "UsedByHidden": hidden}
 
 
 def image_history(who: Caller, host: Host, ref: str) -> list[dict[str, Any]]:
-    admit(who, host, "GET", f"/images/{ref}/history", {}, None, b"")
+    request = admit(who, host, EngineRequest.build("GET", "/images/{image}/history", ref))
     with _engine(host) as client:
-        return list(client.api.history(ref))
+        return list(send_json(client, request) or [])
 
 
 def tag_image(who: Caller, host: Host, ref: str, repository: str, tag: str) -> str:
-    admit(who, host, "POST", f"/images/{ref}/tag", {"repo": [repository], "tag": [tag]}, None, b"")
+    check_reference(Kind.IMAGE, f"{repository}:{tag}", "repository")
+    query = {"repo": repository, "tag": tag}
+    request = admit(who, host, EngineRequest.build("POST", "/images/{image}/tag", ref, query=query))
     with _engine(host) as client:
-        client.api.inspect_image(ref)  # the SDK's tag() answers a missing image with False, not a 404
-        client.api.tag(ref, repository, tag)
+        send(client, request)
     return f"{repository}:{tag}"
 
 
@@ -169,11 +175,10 @@ def remove_image(
     who: Caller, host: Host, ref: str, *, force: bool = False, noprune: bool = False
 ) -> list[Any]:
     """Remove an image; without `force`, refuse while containers use it and name them."""
-    admit(
-        who, host, "DELETE", f"/images/{ref}", {"force": [str(force)], "noprune": [str(noprune)]}, None, b""
-    )
+    query = {"force": force, "noprune": noprune}
+    request = admit(who, host, EngineRequest.build("DELETE", "/images/{image}", ref, query=query))
     with _engine(host) as client:
-        image_id = client.api.inspect_image(ref)["Id"]
+        image_id = send_json(client, EngineRequest.build("GET", "/images/{image}/json", ref))["Id"]
         if not force:
             users = _users(who, host, client.api.containers(all=True))
             seen, hidden = users.get(image_id, ([], 0))
@@ -189,26 +194,26 @@ def remove_image(
                     containers=seen,
                     hidden=hidden,
                 )
-        return list(client.api.remove_image(ref, force=force, noprune=noprune) or [])
+        return list(send_json(client, request) or [])
 
 
 def prune_images(who: Caller, host: Host, *, dangling_only: bool = True) -> dict[str, Any]:
     """Remove dangling images, or every image no container uses (host admins)."""
-    admit(who, host, "POST", "/images/prune", {}, None, b"")
+    filters = json.dumps({"dangling": ["true" if dangling_only else "false"]})
+    request = admit(who, host, EngineRequest.build("POST", "/images/prune", query={"filters": filters}))
     with _engine(host) as client:
-        result: dict[str, Any] = client.api.prune_images(filters={"dangling": dangling_only})
+        result: dict[str, Any] = send_json(client, request)
     result["ImagesDeleted"] = result.get("ImagesDeleted") or []
     return result
 
 
 def export_image(who: Caller, host: Host, ref: str) -> Iterator[bytes]:
     """`docker save`: the image as a tar stream; a missing image raises before the first byte."""
-    admit(who, host, "GET", f"/images/{ref}/get", {}, None, b"")
+    request = admit(who, host, EngineRequest.build("GET", "/images/{image}/get", ref))
     stack = ExitStack()
     client = stack.enter_context(_engine(host))
     try:
-        client.api.inspect_image(ref)
-        chunks = client.api.get_image(ref, chunk_size=256 * 1024)
+        chunks = send(client, request, stream=True).iter_content(256 * 1024)
     except BaseException as exc:
         # Through the client's context, so the failure becomes an EngineError (a 404 here).
         if not stack.__exit__(type(exc), exc, exc.__traceback__):
@@ -223,11 +228,20 @@ def export_image(who: Caller, host: Host, ref: str) -> Iterator[bytes]:
 
 
 def load_images(who: Caller, host: Host, chunks: Iterable[bytes]) -> list[str]:
-    """`docker load` from a tar stream; returns what the engine loaded (errors inside its 200 included)."""
-    admit(who, host, "POST", "/images/load", {}, "application/x-tar", b"")
+    """`docker load` from a tar stream; returns what the engine loaded (errors inside its 200 included).
+
+    The archive is spooled first (memory, then a temporary file): the tags it would set are checked before
+    the engine sees a byte (hosts.admission.admit_image_load), and that same archive is then sent."""
+    load = EngineRequest.build("POST", "/images/load", query={"quiet": "1"}, content_type="application/x-tar")
+    request = admit(who, host, load)
     loaded: list[str] = []
-    with _engine(host) as client:
-        for line in client.api.load_image(chunks, quiet=True):
+    with tempfile.SpooledTemporaryFile(max_size=LOAD_SPOOL_IN_MEMORY) as archive, _engine(host) as client:
+        for chunk in chunks:
+            archive.write(chunk)
+        archive.seek(0)
+        admit_image_load(who, host, archive)
+        response = send(client, request, stream=True, data=archive)
+        for line in client.api._stream_helper(response, decode=True):
             if line.get("error") or line.get("errorDetail"):
                 detail = line.get("errorDetail") or {}
                 raise InvalidRequest(str(detail.get("message") or line.get("error")), host=host.name)
@@ -242,9 +256,10 @@ def search(who: Caller, host: Host, term: str, limit: int = 25) -> list[dict[str
     found = search_known_registry(who, term, limit)
     if found is not None:
         return found
-    admit(who, host, "GET", "/images/search", {"term": [term]}, None, b"")
+    query = {"term": term, "limit": limit}
+    request = admit(who, host, EngineRequest.build("GET", "/images/search", query=query))
     with _engine(host) as client:
-        return list(client.api.search(term, limit=limit))
+        return list(send_json(client, request) or [])
 
 
 def search_known_registry(who: Caller, term: str, limit: int = 25) -> list[dict[str, Any]] | None:

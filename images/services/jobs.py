@@ -28,9 +28,9 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from hosts import access, audit
+from hosts import access, audit, visibility
 from hosts.access import Caller
-from hosts.models import EntryPoint, Host, Outcome, Role
+from hosts.models import EntryPoint, Host, Outcome
 from images import conf
 from images.models import FINISHED, Job, JobKind, JobStatus, Registry
 from images.services import contexts
@@ -127,21 +127,9 @@ def _announce(job_id: Any) -> None:
 # Visibility
 
 
-def _admin_host_ids(who: Caller, hosts: QuerySet[Host]) -> list[int]:
-    return [host.pk for host in hosts if access.role_for(who, host) is Role.ADMIN]
-
-
 def visible_jobs(who: Caller) -> QuerySet[Job]:
-    """Jobs the caller may see: their own, and every job on hosts where they are admin."""
-    if not who.active:
-        return Job.objects.none()
-    hosts = access.visible_hosts(who)
-    admin_hosts = _admin_host_ids(who, hosts)
-    return (
-        Job.objects.select_related("host", "user")
-        .filter(host__in=hosts)
-        .filter(Q(user=who.user) | Q(host_id__in=admin_hosts))
-    )
+    """Jobs the caller may see: their own, and every job on hosts where they are admin (hosts.visibility)."""
+    return visibility.restrict_jobs(who, Job.objects.select_related("host", "user"))
 
 
 def get_visible(who: Caller, job_id: Any) -> Job:

@@ -26,6 +26,7 @@ from django.utils import timezone
 from hosts.access import AccessDenied, Caller
 from hosts.engine import EngineError, EngineTarget, HostUnreachable, async_client
 from hosts.engine.errors import raise_for_status, translate_errors
+from hosts.engine.request import BadReference, EngineRequest
 from hosts.policy import Denied
 from images import conf
 from images.models import Job, JobKind, JobStatus, Registry
@@ -36,7 +37,7 @@ from images.registry import (
     registry_config_header,
 )
 from images.services import contexts, jobs
-from images.services.calls import EngineCall, admit_job, build_call, commit_call, pull_call, push_calls
+from images.services.calls import admit_job
 from images.services.progress import BuildProgress, LayerProgress, StreamError
 
 logger = logging.getLogger(__name__)
@@ -163,7 +164,7 @@ class _Run:
             return _Outcome(JobStatus.FAILED, error=f"Host {self.job.host.name!r} became unreachable.")
         except EngineError as exc:
             return _Outcome(JobStatus.FAILED, error=exc.message)
-        except (AccessDenied, Denied) as exc:
+        except (AccessDenied, Denied, BadReference) as exc:
             return _Outcome(JobStatus.FAILED, error=f"Refused when the job started: {exc.message}")
         finally:
             watch.cancel()
@@ -193,20 +194,22 @@ class _Run:
 
     async def _work(self) -> dict[str, Any]:
         job = self.job
-        await sync_to_async(admit_job)(Caller(job.user), job.host, job.kind, job.params)
+        # The calls are sent exactly as this second admission returned them.
+        # From the run parameters (secret build args decrypted), not the stored, redacted ones.
+        calls = await sync_to_async(admit_job)(Caller(job.user), job.host, job.kind, self.params)
         if job.kind == JobKind.PULL:
-            return await self._pull()
+            return await self._pull(calls[0])
         if job.kind == JobKind.PUSH:
-            return await self._push(job.params["image"], job.params.get("source", ""))
+            return await self._push(job.params["image"], calls)
         if job.kind == JobKind.BUILD:
-            return await self._build()
-        return await self._commit()
+            return await self._build(calls[0], calls[1:])
+        return await self._commit(calls[0])
 
     # Engine calls
 
     async def _stream(
         self,
-        call: EngineCall,
+        call: EngineRequest,
         headers: dict[str, str],
         feed: Callable[[dict[str, Any]], None],
         snapshot: Callable[[], dict[str, Any]],
@@ -217,9 +220,7 @@ class _Run:
         with translate_errors(host, connect_timeout=5, read_timeout=self.limit):
             async with (
                 async_client(self.target, read_timeout=self.limit) as client,
-                client.stream(
-                    call.method, call.path, params=call.params(), headers=headers, content=content
-                ) as response,
+                client.stream(call.method, call.target(), headers=headers, content=content) as response,
             ):
                 if not response.is_success:
                     await response.aread()
@@ -236,23 +237,23 @@ class _Run:
                         feed(line)
                         await self.reporter.report(snapshot())
 
-    async def _request(self, call: EngineCall, *, started: bool = True) -> Any:
+    async def _request(self, call: EngineRequest, *, started: bool = True) -> Any:
         host = self.job.host.name
         with translate_errors(host, connect_timeout=5, read_timeout=self.limit):
             async with async_client(self.target, read_timeout=self.limit) as client:
-                response = await client.request(call.method, call.path, params=call.params())
+                response = await client.request(call.method, call.target())
         self.started_work = self.started_work or started
         raise_for_status(response, host)
         return response.json() if response.content else None
 
-    async def _pull(self) -> dict[str, Any]:
-        call = pull_call(self.job.params)
-        reference = f"{call.query['fromImage'][0]}:{call.query['tag'][0]}"
+    async def _pull(self, call: EngineRequest) -> dict[str, Any]:
+        query = call.query_dict
+        reference = f"{query['fromImage'][0]}:{query['tag'][0]}"
         progress = LayerProgress("pull")
         auth = self.credentials.for_image(self.job.params["image"])
         await self._stream(call, {"X-Registry-Auth": auth}, progress.feed, progress.snapshot)
         await self.reporter.report({**progress.snapshot(), "percent": 100.0})
-        details = await self._request(EngineCall("GET", f"/images/{reference}/json"))
+        details = await self._request(EngineRequest.build("GET", "/images/{image}/json", reference))
         return {
             "reference": reference,
             "image_id": details.get("Id", ""),
@@ -262,7 +263,7 @@ class _Run:
         }
 
     async def _push(
-        self, image: str, source: str = "", prefix: dict[str, Any] | None = None
+        self, image: str, calls: list[EngineRequest], prefix: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         progress = LayerProgress("push")
         auth = self.credentials.for_image(image)
@@ -270,7 +271,7 @@ class _Run:
         def snapshot() -> dict[str, Any]:
             return {**(prefix or {}), **progress.snapshot(), "reference": image}
 
-        for call in push_calls(image, source):
+        for call in calls:
             if call.path.endswith("/tag"):
                 await self._request(call, started=False)
             else:
@@ -282,9 +283,8 @@ class _Run:
             "size": progress.aux.get("Size"),
         }
 
-    async def _build(self) -> dict[str, Any]:
+    async def _build(self, call: EngineRequest, pushes: list[EngineRequest]) -> dict[str, Any]:
         params = self.params
-        call = build_call(params)
         self.build = build = BuildProgress()
         headers = {"X-Registry-Config": self.credentials.build_config}
         content = None
@@ -295,20 +295,22 @@ class _Run:
         build.finish()
         if not build.image_id:
             raise StreamError("The engine finished the build without reporting an image.")
-        details = await self._request(EngineCall("GET", f"/images/{build.image_id}/json"))
+        details = await self._request(EngineRequest.build("GET", "/images/{image}/json", build.image_id))
         result: dict[str, Any] = {
             "image_id": details.get("Id", build.image_id),
             "tags": params.get("tags") or [],
         }
         await self.reporter.report({**build.snapshot(), "percent": 100.0})
         if params.get("push"):
+            # One push call per tag, in the order of the tags (calls.calls_for).
+            prefix = {"build": build.snapshot()}
             result["pushed"] = [
-                await self._push(tag, prefix={"build": build.snapshot()}) for tag in params.get("tags") or []
+                await self._push(tag, [push], prefix=prefix)
+                for tag, push in zip(params.get("tags") or [], pushes, strict=True)
             ]
         return result
 
-    async def _commit(self) -> dict[str, Any]:
-        call = commit_call(self.job.params)
+    async def _commit(self, call: EngineRequest) -> dict[str, Any]:
         await self.reporter.report({"phase": "commit", "message": "Committing", "percent": 0.0})
         created = await self._request(call)
         await self.reporter.report({"phase": "commit", "message": "Committed", "percent": 100.0})
@@ -318,7 +320,9 @@ class _Run:
         """A stopped build's intermediate container; the engine usually removes it, this makes sure."""
         if self.build is None or not self.build.container:
             return
-        call = EngineCall("DELETE", f"/containers/{self.build.container}", {"force": ["1"]})
+        call = EngineRequest.build(
+            "DELETE", "/containers/{container}", self.build.container, query={"force": "1"}
+        )
         with contextlib.suppress(EngineError, OSError):
             await self._request(call, started=False)
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from hosts import audit
@@ -112,3 +114,76 @@ def test_admins_see_everything_others_only_their_own_with_filters_and_export(
 )
 def test_redaction(body: dict[str, object], expected: dict[str, object]) -> None:
     assert audit.redact(body) == expected
+
+
+def test_rows_carry_when_their_request_started_and_are_ordered_by_it(
+    alice: User, client_for: Callable[[User | None], APIClient]
+) -> None:
+    # `docker run`: the attach row is written as its stream starts, the create row once its response went
+    # out, which may be later. Written out of order, the log still reads in the order things were asked.
+    begun = timezone.now()
+    attach = audit.record(
+        who=None, entry_point=EntryPoint.GATEWAY, action="container.attach", outcome=Outcome.SUCCESS,
+        started_at=begun - timedelta(seconds=2),
+    )  # fmt: skip
+    start = audit.record(
+        who=None, entry_point=EntryPoint.GATEWAY, action="container.start", outcome=Outcome.SUCCESS,
+        started_at=begun - timedelta(seconds=1),
+    )  # fmt: skip
+    create = audit.record(
+        who=None, entry_point=EntryPoint.GATEWAY, action="container.create", outcome=Outcome.SUCCESS,
+        started_at=begun - timedelta(seconds=3),
+    )  # fmt: skip
+    assert create.created_at > attach.created_at, "written last, started first"
+    newest_first = ["container.start", "container.attach", "container.create"]
+    assert [entry.action for entry in AuditEntry.objects.all()] == newest_first
+    listed = client_for(alice).get("/api/v1/audit/?action=container.").json()["results"]
+    assert [entry["action"] for entry in listed] == newest_first
+    assert start.started_at <= start.created_at
+
+
+def test_a_rest_row_starts_when_its_request_started(
+    alice: User, client_for: Callable[[User | None], APIClient]
+) -> None:
+    before = timezone.now()
+    client_for(alice).post("/api/v1/tokens/", {"name": "timed"}, format="json")
+    entry = AuditEntry.objects.get(action="token.create")
+    assert before <= entry.started_at <= entry.created_at
+    assert entry.duration_ms is not None
+    assert entry.created_at - entry.started_at >= timedelta(milliseconds=entry.duration_ms)
+
+
+def test_a_row_without_a_start_starts_its_duration_before_it_was_written() -> None:
+    entry = audit.record(
+        who=None, entry_point=EntryPoint.WEBSOCKET, action="container.exec", outcome=Outcome.SUCCESS,
+        duration_ms=90_000.0,
+    )  # fmt: skip
+    assert entry.created_at - entry.started_at == timedelta(seconds=90)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/containers/x/exec", "/containers/x/exec"),
+        ("/build?t=app&buildargs=%7B%22TOKEN%22%3A%22s%22%7D", "/build?t=app&buildargs=%5Bredacted%5D"),
+        ("/tokens/?access_token=abc&limit=5", "/tokens/?access_token=%5Bredacted%5D&limit=5"),
+        ("/commit?changes=ENV+DB_PASSWORD%3Dhunter2", "/commit?changes=ENV+DB_PASSWORD%3D%5Bredacted%5D"),
+        ("/commit?changes=ENV+MODE%3Dprod", "/commit?changes=ENV+MODE%3Dprod"),
+    ],
+)
+def test_paths_are_redacted_by_one_function_for_every_entry_point(path: str, expected: str) -> None:
+    assert audit.audited_path(path) == expected
+    assert audit.audited_path(expected) == expected, "redacting twice changes nothing"
+    for entry_point in (EntryPoint.REST, EntryPoint.WEBSOCKET, EntryPoint.GATEWAY):
+        entry = audit.record(
+            who=None, entry_point=entry_point, action="x", outcome=Outcome.SUCCESS, path=path
+        )
+        assert entry.path == expected
+
+
+def test_a_rest_row_keeps_no_secret_from_the_query_string(
+    alice: User, client_for: Callable[[User | None], APIClient]
+) -> None:
+    client_for(alice).post("/api/v1/tokens/?api_key=s3cr3t", {"name": "q"}, format="json")
+    entry = AuditEntry.objects.get(action="token.create")
+    assert "s3cr3t" not in entry.path and entry.path == "/api/v1/tokens/?api_key=%5Bredacted%5D"

@@ -111,7 +111,9 @@ MATRIX: dict[tuple[str, str], tuple[Need, Request]] = {
     ("host-detail", "PATCH"): (
         Need.HOST_ADMIN,
         lambda c, w: c.patch(
-            f"/api/v1/hosts/{w.host.pk}/", {"labels": {"env": "prod", "x": "1"}}, format="json"
+            f"/api/v1/hosts/{w.host.pk}/",
+            {"policy": {"allowed_registries": []}, "unowned_access": False},
+            format="json",
         ),
     ),
     ("host-detail", "PUT"): (
@@ -191,27 +193,27 @@ MATRIX: dict[tuple[str, str], tuple[Need, Request]] = {
         ),
     ),
     ("team-detail", "DELETE"): (Need.SUPERUSER, lambda c, w: c.delete(f"/api/v1/teams/{w.team.pk}/")),
-    ("grant-list", "GET"): (Need.SUPERUSER, lambda c, w: c.get("/api/v1/grants/")),
+    ("grant-list", "GET"): (Need.HOST_ADMIN, lambda c, w: c.get("/api/v1/grants/")),
     ("grant-list", "POST"): (
-        Need.SUPERUSER,
+        Need.HOST_ADMIN,
         lambda c, w: c.post(
             "/api/v1/grants/", {"team": "green-team", "host": w.host.name, "role": "viewer"}, format="json"
         ),
     ),
-    ("grant-detail", "GET"): (Need.SUPERUSER, lambda c, w: c.get(f"/api/v1/grants/{_a_grant(w).pk}/")),
+    ("grant-detail", "GET"): (Need.HOST_ADMIN, lambda c, w: c.get(f"/api/v1/grants/{_a_grant(w).pk}/")),
     ("grant-detail", "PATCH"): (
-        Need.SUPERUSER,
+        Need.HOST_ADMIN,
         lambda c, w: c.patch(f"/api/v1/grants/{_a_grant(w).pk}/", {"role": "viewer"}, format="json"),
     ),
     ("grant-detail", "PUT"): (
-        Need.SUPERUSER,
+        Need.HOST_ADMIN,
         lambda c, w: c.put(
             f"/api/v1/grants/{_a_grant(w).pk}/",
             {"team": "green-team", "host": w.host.name, "role": "admin"},
             format="json",
         ),
     ),
-    ("grant-detail", "DELETE"): (Need.SUPERUSER, lambda c, w: c.delete(f"/api/v1/grants/{_a_grant(w).pk}/")),
+    ("grant-detail", "DELETE"): (Need.HOST_ADMIN, lambda c, w: c.delete(f"/api/v1/grants/{_a_grant(w).pk}/")),
     ("me", "GET"): (Need.AUTHENTICATED, lambda c, w: c.get("/api/v1/me/")),
     ("audit-list", "GET"): (Need.AUTHENTICATED, lambda c, w: c.get("/api/v1/audit/")),
     ("audit-detail", "GET"): (

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from hosts import access
+from hosts import access, visibility
 from hosts.access import OWNER_TEAM_LABEL, OWNER_USER_LABEL, AccessDenied, Action, caller
 from hosts.models import ApiToken, Grant, Host, Role, Team
 
@@ -37,13 +37,13 @@ def test_the_strongest_grant_wins_across_user_team_and_label(bob: User, hosts: d
     assert access.role_for(who, hosts["prod-1"]) is Role.OPERATOR
     assert access.role_for(who, hosts["lab"]) is Role.ADMIN
     assert access.role_for(who, hosts["staging-1"]) is None
-    assert set(access.visible_hosts(who).values_list("name", flat=True)) == {"prod-1", "lab"}
+    assert set(visibility.visible_hosts(who).values_list("name", flat=True)) == {"prod-1", "lab"}
 
 
 def test_visible_hosts_agrees_with_role_for(bob: User, hosts: dict[str, Host]) -> None:
     Grant.objects.create(user=bob, host_label="env", role=Role.VIEWER)
     who = caller(bob)
-    visible = set(access.visible_hosts(who))
+    visible = set(visibility.visible_hosts(who))
     assert visible == {host for host in hosts.values() if access.role_for(who, host) is not None}
     assert len(visible) == 2
 
@@ -56,7 +56,7 @@ def test_a_token_narrows_hosts_and_caps_the_role(alice: User, hosts: dict[str, H
     who = caller(alice, token)
     assert access.role_for(who, hosts["staging-1"]) is Role.OPERATOR
     assert access.role_for(who, hosts["prod-1"]) is None
-    assert list(access.visible_hosts(who)) == [hosts["staging-1"]]
+    assert list(visibility.visible_hosts(who)) == [hosts["staging-1"]]
     assert not access.can_manage_inventory(who), "a scoped token never manages the inventory"
     with pytest.raises(AccessDenied, match="limited to that role"):
         access.require(who, hosts["staging-1"], Action.ADMIN)
@@ -68,7 +68,7 @@ def test_a_token_narrows_hosts_and_caps_the_role(alice: User, hosts: dict[str, H
 def test_inactive_users_have_no_role(alice: User, hosts: dict[str, Host]) -> None:
     alice.is_active = False
     assert access.role_for(caller(alice), hosts["lab"]) is None
-    assert not access.visible_hosts(caller(alice)).exists()
+    assert not visibility.visible_hosts(caller(alice)).exists()
 
 
 def test_ownership_user_team_other_team_and_unowned(bob: User, hosts: dict[str, Host]) -> None:

@@ -82,7 +82,8 @@ def communicator(
     path: str, token: str | None = None, origin: tuple[bytes, bytes] | None = ORIGIN
 ) -> WebsocketCommunicator:
     """A websocket client of the real application (origin checked, bearer token or anonymous)."""
-    headers = [origin] if origin is not None else []
+    # Browsers (and uvicorn) always send Host; the origin check compares Origin with it.
+    headers = [(b"host", b"localhost")] + ([origin] if origin is not None else [])
     if token is not None:
         headers.append((b"authorization", f"Bearer {token}".encode()))
     return WebsocketCommunicator(application(), path, headers=headers)

@@ -301,7 +301,9 @@ def test_changes_exec_and_attach_are_audited_with_their_final_status(
     deadline = time.monotonic() + 10
     while True:
         entries = list(
-            AuditEntry.objects.filter(username="alice", created_at__gte=_aware(started)).order_by("pk")
+            AuditEntry.objects.filter(username="alice", created_at__gte=_aware(started)).order_by(
+                "started_at", "pk"
+            )
         )
         actions = [entry.action for entry in entries]
         if {"image.build", "image.pull"} <= set(actions) or time.monotonic() > deadline:

@@ -29,7 +29,7 @@ class Client(ApplicationCommunicator):
         from dockerweb.asgi import application
 
         path, _, query = path.partition("?")
-        headers = [ORIGIN]
+        headers = [(b"host", b"localhost"), ORIGIN]
         if token is not None:
             headers.append((b"authorization", f"Bearer {token}".encode()))
         scope = {"type": "websocket", "path": path, "query_string": query.encode(), "headers": headers}

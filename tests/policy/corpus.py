@@ -19,8 +19,8 @@ from tests.testbed.images import LOCAL_TAG
 IMAGE = LOCAL_TAG  # docker.io/dwtest/busybox, present on the testbed engines
 POLICY_MINE = "policy-mine"
 POLICY_THEIRS = "policy-theirs"
-MINE_EXEC = "mine-exec-0123456789abcdef"  # only the fake knows it; the engine test makes a real one
-THEIRS_EXEC = "theirs-exec-0123456789abcdef"
+MINE_EXEC = "0123456789abcdef" * 4  # only the fake knows it; the engine test makes a real one
+THEIRS_EXEC = "fedcba9876543210" * 4  # an exec id as the engine makes them (hex), which the engine lacks
 OPT_VOLUME = "policy-optvol"
 USER_NETWORK = "policy-net"
 BIND_PREFIX = "/tmp/dockerweb-policy-binds"

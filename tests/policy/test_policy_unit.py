@@ -15,6 +15,8 @@ from hosts.policy import (
     OWNER_TEAM_LABEL,
     OWNER_USER_LABEL,
     Denied,
+    NetworkFacts,
+    Ownership,
     PolicySettings,
     PolicySettingsError,
     apply_owner_labels,
@@ -39,7 +41,9 @@ from tests.policy.corpus import (
     OPT_VOLUME,
     ORDINARY,
     POLICY_MINE,
+    POLICY_THEIRS,
     SETTINGS,
+    USER_NETWORK,
     Case,
     MiB,
     create,
@@ -63,6 +67,29 @@ class FakeFacts:
     def volume_has_driver_opts(self, name: str) -> bool:
         self.asked.append(("volume", name))
         return name == OPT_VOLUME
+
+    def container_ownership(self, ref: str) -> Ownership | None:
+        return {POLICY_MINE: Ownership.MINE, POLICY_THEIRS: Ownership.OTHERS}.get(ref)
+
+    def container_inspect(self, ref: str) -> dict[str, Any] | None:
+        return None
+
+    def volume_ownership(self, name: str) -> Ownership | None:
+        return Ownership.MINE if name == OPT_VOLUME else None
+
+    def create_owned_volume(self, name: str, labels: dict[str, str]) -> Ownership:
+        return Ownership.MINE
+
+    def network(self, ref: str) -> NetworkFacts | None:
+        if ref == USER_NETWORK:
+            return NetworkFacts(USER_NETWORK, "bridge", Ownership.MINE)
+        return None
+
+    def tag_owned_by_others(self, reference: str) -> str | None:
+        return None
+
+    def image_owned_by_others(self, reference: str) -> str | None:
+        return None
 
 
 def run(case: Case, settings: PolicySettings = SETTINGS, **kwargs: Any) -> bytes | None:
@@ -194,10 +221,19 @@ def test_the_callers_body_is_not_mutated() -> None:
     assert body == before
 
 
-def test_owner_labels_replace_whatever_the_client_sent() -> None:
-    body = {"image": IMAGE, "labels": {"dockerweb.owner.user": "mallory", "DockerWeb.Owner.Team": "admins",
-                                       "DOCKERWEB.OWNER.anything": "x", "app": "web"}}  # fmt: skip
-    labelled = apply_owner_labels(body, "bob", "ops")
+@pytest.mark.parametrize(
+    "planted", ["dockerweb.owner.user", "DockerWeb.Owner.Team", "DOCKERWEB.OWNER.anything"]
+)
+def test_owner_labels_a_client_sends_are_refused(planted: str) -> None:
+    # Refused, not rewritten: a client reads back exactly the labels it wrote, and these are dockerweb's.
+    body = {"image": IMAGE, "labels": {planted: "mallory", "app": "web"}}
+    with pytest.raises(Denied) as denied:
+        apply_owner_labels(body, "bob", "ops")
+    assert (denied.value.rule, denied.value.field) == ("owner-label", "Labels")
+
+
+def test_owner_labels_are_added_beside_the_clients_own_under_its_spelling_of_the_key() -> None:
+    labelled = apply_owner_labels({"image": IMAGE, "labels": {"app": "web"}}, "bob", "ops")
     assert labelled["labels"] == {"app": "web", OWNER_USER_LABEL: "bob", OWNER_TEAM_LABEL: "ops"}
     assert "Labels" not in labelled
 
@@ -211,7 +247,7 @@ def test_owner_team_label_is_set_empty_without_a_team() -> None:
     "path, body",
     [
         ("/containers/create", create()),
-        ("/volumes/create", {"Name": "v", "Labels": {"dockerweb.owner.user": "mallory"}}),
+        ("/volumes/create", {"Name": "v", "Labels": {"app": "web"}}),
         ("/networks/create", {"Name": "n"}),
     ],
 )
@@ -220,6 +256,13 @@ def test_check_request_applies_owner_labels_to_creates(path: str, body: dict[str
     assert forwarded is not None
     labels = json.loads(forwarded)["Labels"]
     assert labels[OWNER_USER_LABEL] == "bob" and labels[OWNER_TEAM_LABEL] == "ops"
+
+
+def test_check_request_refuses_owner_labels_planted_on_a_volume() -> None:
+    planted = {"Name": "v", "Labels": {"dockerweb.owner.user": "mallory"}}
+    with pytest.raises(Denied) as denied:
+        run(Case("x", "POST", "/volumes/create", planted), owner=("bob", "ops"))
+    assert denied.value.rule == "owner-label"
 
 
 # -- allowlists and normalization

@@ -157,10 +157,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Roles of users and teams on hosts (or on every host with a label). Administrators only. */
+        /**
+         * @description Roles of users and teams on hosts (or on every host with a label). Inventory administrators manage
+         *     all of them; a host's admins manage the grants on that host (inventory stays with superusers).
+         */
         get: operations["grants_list"];
         put?: never;
-        /** @description Roles of users and teams on hosts (or on every host with a label). Administrators only. */
+        /**
+         * @description Roles of users and teams on hosts (or on every host with a label). Inventory administrators manage
+         *     all of them; a host's admins manage the grants on that host (inventory stays with superusers).
+         */
         post: operations["grants_create"];
         delete?: never;
         options?: never;
@@ -175,16 +181,28 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Roles of users and teams on hosts (or on every host with a label). Administrators only. */
+        /**
+         * @description Roles of users and teams on hosts (or on every host with a label). Inventory administrators manage
+         *     all of them; a host's admins manage the grants on that host (inventory stays with superusers).
+         */
         get: operations["grants_retrieve"];
-        /** @description Roles of users and teams on hosts (or on every host with a label). Administrators only. */
+        /**
+         * @description Roles of users and teams on hosts (or on every host with a label). Inventory administrators manage
+         *     all of them; a host's admins manage the grants on that host (inventory stays with superusers).
+         */
         put: operations["grants_update"];
         post?: never;
-        /** @description Roles of users and teams on hosts (or on every host with a label). Administrators only. */
+        /**
+         * @description Roles of users and teams on hosts (or on every host with a label). Inventory administrators manage
+         *     all of them; a host's admins manage the grants on that host (inventory stays with superusers).
+         */
         delete: operations["grants_destroy"];
         options?: never;
         head?: never;
-        /** @description Roles of users and teams on hosts (or on every host with a label). Administrators only. */
+        /**
+         * @description Roles of users and teams on hosts (or on every host with a label). Inventory administrators manage
+         *     all of them; a host's admins manage the grants on that host (inventory stays with superusers).
+         */
         patch: operations["grants_partial_update"];
         trace?: never;
     };
@@ -1275,6 +1293,8 @@ export interface components {
         ActionEnum: "start" | "stop" | "restart" | "kill" | "pause" | "unpause" | "remove";
         AuditEntry: {
             readonly id: number;
+            /** Format: date-time */
+            readonly started_at: string;
             /** Format: date-time */
             readonly created_at: string;
             readonly username: string;
