@@ -23,6 +23,7 @@ from hosts.engine.errors import EngineError
 from hosts.engine.request import BadReference
 from hosts.models import EntryPoint, Outcome
 from hosts.policy import Denied
+from hosts.policy.base import reject_duplicates
 
 
 class StreamParser(parsers.BaseParser):
@@ -40,14 +41,10 @@ class DuplicateKey(exceptions.ParseError):
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise DuplicateKey(f"JSON parse error - the key {key!r} appears twice in one object.")
-            seen.add(key)
-    return result
+    try:
+        return reject_duplicates(pairs)
+    except Denied as exc:
+        raise DuplicateKey(f"JSON parse error - {exc.message}") from None
 
 
 class StrictJSONParser(parsers.JSONParser):

@@ -63,7 +63,8 @@ def folded(obj: Mapping[str, Any]) -> dict[str, str]:
     return dict(zip(_folded_keys(obj), obj, strict=True))
 
 
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json.loads object_pairs_hook: the object, or Denied for a key sent twice (exactly, or as Go folds)."""
     # Go keeps the last of two keys that fold alike, and merges two objects under one exact key, while a
     # Python dict would show us only one of them: refuse both shapes outright.
     result = dict(pairs)
@@ -137,7 +138,7 @@ def parse_json_body(raw: bytes, content_type: str | None) -> dict[str, Any]:
         text = raw.decode("utf-8")  # strict: Go would silently replace invalid bytes with U+FFFD
         value = json.loads(
             text,
-            object_pairs_hook=_reject_duplicates,
+            object_pairs_hook=reject_duplicates,
             parse_constant=_reject_constant,
             parse_float=_finite_float,
         )

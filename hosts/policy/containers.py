@@ -19,10 +19,10 @@ from .references import (
     Facts,
     check_container_ref,
     check_endpoints,
+    check_namespace_mode,
     check_network_mode,
     check_volume_name,
     check_volume_use,
-    container_mode_target,
     create_missing_volumes,
     link_target,
     refuse_owner_labels,
@@ -164,17 +164,6 @@ def _check_capabilities(values: list[str], field: str, settings: PolicySettings)
         if cap is None or cap not in settings.capability_allowlist:
             allowed = ", ".join(sorted(settings.capability_allowlist)) or "none"
             raise Denied("capability", field, f"Capability {raw!r} is not on this host's list ({allowed}).")
-
-
-def check_namespace_mode(value: str, field: str, facts: Facts) -> None:
-    """Deny `host` and `container:<x>` with x not owned, for any *Mode field or a build's networkmode."""
-    if value.lower() == "host":
-        raise Denied(
-            "host-namespace", field, f"{field}=host shares the host's namespace; this is reserved for admins."
-        )
-    target = container_mode_target(value)
-    if target is not None:
-        check_container_ref(target, field, "namespace-not-owned", facts, f"{field} joins")
 
 
 def _check_bind(source: str, field: str, settings: PolicySettings) -> None:

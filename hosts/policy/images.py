@@ -24,7 +24,7 @@ import re
 import tarfile
 from typing import IO, Any
 
-from .base import Denied, _reject_duplicates, as_map, as_str, ci_get, parse_json_body, query_values
+from .base import Denied, as_map, as_str, ci_get, parse_json_body, query_values, reject_duplicates
 from .references import Facts, is_owner_label, refuse_owner_labels
 from .settings import PolicySettings, normalize_image
 
@@ -251,7 +251,7 @@ def _read_member(archive: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
 def _parse(raw: bytes, name: str) -> Any:
     try:
         # Two keys that fold alike (RepoTags, repotags) would be read by Go as one: refuse, as for bodies.
-        return json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicates)
+        return json.loads(raw.decode("utf-8"), object_pairs_hook=reject_duplicates)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise Denied("bad-image-archive", "body", f"{name} in the image archive is not valid JSON.") from None
 

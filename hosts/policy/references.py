@@ -217,10 +217,8 @@ def _network_or_deny(ref: str, field: str, facts: Facts) -> NetworkFacts:
     return found
 
 
-def check_network_mode(value: str, field: str, facts: Facts) -> None:
-    """NetworkMode: `host` is denied, `container:<x>` needs x owned, a user-defined network must be usable."""
-    if value in _PLAIN_NETWORK_MODES:
-        return
+def check_namespace_mode(value: str, field: str, facts: Facts) -> None:
+    """Deny `host` and `container:<x>` with x not owned, for any *Mode field or a build's networkmode."""
     if value.lower() == "host":
         raise Denied(
             "host-namespace", field, f"{field}=host shares the host's namespace; this is reserved for admins."
@@ -228,8 +226,15 @@ def check_network_mode(value: str, field: str, facts: Facts) -> None:
     target = container_mode_target(value)
     if target is not None:
         check_container_ref(target, field, "namespace-not-owned", facts, f"{field} joins")
+
+
+def check_network_mode(value: str, field: str, facts: Facts) -> None:
+    """NetworkMode: `host` is denied, `container:<x>` needs x owned, a user-defined network must be usable."""
+    if value in _PLAIN_NETWORK_MODES:
         return
-    _network_or_deny(value, field, facts)
+    check_namespace_mode(value, field, facts)  # host, container:<x>
+    if value.lower() != "host" and container_mode_target(value) is None:
+        _network_or_deny(value, field, facts)
 
 
 def check_endpoint(settings: dict[str, Any], field: str, network: NetworkFacts | None, facts: Facts) -> None:

@@ -313,9 +313,26 @@ class World:
         for volume in self.api.volumes().get("Volumes") or []:
             if self.suffix in volume["Name"]:
                 self.api.remove_volume(volume["Name"], force=True)
-        for image in self.api.images():
-            if any(self.suffix in tag for tag in image.get("RepoTags") or []):
-                self.api.remove_image(image["Id"], force=True)
+        images = [
+            i["Id"] for i in self.api.images() if any(self.suffix in t for t in i.get("RepoTags") or [])
+        ]
+        for image in images:  # containers an attempt made from them (a refused one leaves none, but)
+            for info in self.api.containers(all=True, filters={"ancestor": image}):
+                self.api.remove_container(info["Id"], force=True)
+        for _ in range(len(images)):  # children before their parents: a parent answers 409 until then
+            conflicts = []
+            for image in images:
+                try:
+                    self.api.remove_image(image, force=True)
+                except docker.errors.NotFound:
+                    pass
+                except docker.errors.APIError as exc:
+                    if exc.status_code != 409:
+                        raise
+                    conflicts.append(image)
+            if not conflicts:
+                break
+            images = conflicts
         self.api.close()
 
 

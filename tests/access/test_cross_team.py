@@ -280,10 +280,15 @@ def refusal_problems(attempt: Attempt, outcome: Outcome) -> list[str]:
     return []
 
 
-def audit_problems(attempt: Attempt, user: str, since: int) -> list[str]:
-    """The refusal must be in the audit log as a denial (websockets: the sessions that audit)."""
-    if not attempt.audited or (
-        attempt.via == "ws" and not any(word in attempt.path for word in AUDITED_SOCKETS)
+def audit_problems(attempt: Attempt, user: str, since: int, refs: dict[str, str]) -> list[str]:
+    """The refusal must be in the audit log as a denial (websockets: the sessions that audit). A request
+    line with raw non-ASCII bytes fails the HTTP parser (RFC 9112 request-target) before its credentials
+    are read, as a forbidden header byte does (Attempt.audited): no caller to name."""
+    raw_unicode = attempt.via == "gateway" and not fill(attempt.path, refs).isascii()
+    if (
+        raw_unicode
+        or not attempt.audited
+        or (attempt.via == "ws" and not any(word in attempt.path for word in AUDITED_SOCKETS))
     ):
         return []
     entry_point = {"rest": "rest", "gateway": "gateway", "ws": "ws"}[attempt.via]
@@ -367,5 +372,5 @@ def test_team_a_cannot_reach_team_b(
         restore(world, before, after)
     else:
         _settled[engine] = after
-    problems += audit_problems(attempt, user, since)
+    problems += audit_problems(attempt, user, since, refs)
     assert not problems, f"{attempt.id} on {engine}: " + "; ".join(problems)

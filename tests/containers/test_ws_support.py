@@ -56,6 +56,7 @@ class WebsocketCommunicator(ApplicationCommunicator):
         await self.send_input({"type": "websocket.connect"})
         response = await self.receive_output(timeout)
         if response["type"] == "websocket.close":
+            await self.server_closed(response.get("code", 1000))
             return False, response.get("code", 1000)
         assert response["type"] == "websocket.accept", response
         return True, None
@@ -72,6 +73,12 @@ class WebsocketCommunicator(ApplicationCommunicator):
     async def disconnect(self, code: int = 1000, timeout: float = 2) -> None:
         await self.send_input({"type": "websocket.disconnect", "code": code})
         await self.wait(timeout)
+
+    async def server_closed(self, code: int, timeout: float = 5) -> None:
+        """What an ASGI server does once the application closed the socket: tell it the connection is gone
+        (websocket.disconnect) and let it end by itself. Left running, the application would be cancelled
+        at the end of the test's event loop, mid-read on the channel layer's Redis connection."""
+        await self.disconnect(code, timeout)
 
 
 def token_for(user: User) -> str:
@@ -105,6 +112,7 @@ async def receive(ws: WebsocketCommunicator, timeout: float = 10.0) -> dict[str,
     """The next frame: a decoded JSON message or binary bytes; Closed if the server closed."""
     message = await ws.receive_output(timeout)
     if message["type"] == "websocket.close":
+        await ws.server_closed(message.get("code", 1000))
         raise Closed(message.get("code"), message.get("reason", ""))
     assert message["type"] == "websocket.send", message
     if message.get("bytes") is not None:

@@ -43,6 +43,10 @@ class Client(ApplicationCommunicator):
     async def next(self, timeout: float = 10.0) -> dict[str, Any]:
         message = await self.receive_output(timeout)
         if message["type"] == "websocket.close":
+            # As an ASGI server does after a close: tell the application, and let it end by itself (it
+            # would otherwise be cancelled with the test's loop, mid-read on the channel layer's Redis).
+            await self.send_input({"type": "websocket.disconnect", "code": message.get("code", 1000)})
+            await self.wait(5)
             raise Closed(message.get("code"))
         decoded: dict[str, Any] = json.loads(message["text"])
         return decoded
