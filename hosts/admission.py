@@ -8,6 +8,7 @@ rules from hosts.policy; it only knows which Docker endpoint needs what, and ask
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import IO
 
@@ -84,6 +85,27 @@ def needs_body(method: str, path: str) -> bool:
     return policy.body_needed(method, path) or policy.canonical_path(path) in _CREATES
 
 
+def _with_build_owner_labels(request: EngineRequest, owner: dict[str, str]) -> EngineRequest:
+    """The build with the owner's labels in its `labels` query (the classic builder sets them after the
+    Dockerfile's own LABELs, so none planted there survives); the client's other labels are kept."""
+    labels: dict[str, str] = {}
+    for name, value in request.query:
+        if name.lower() == "labels" and value:
+            try:
+                sent = json.loads(value)
+            except ValueError:
+                raise policy.Denied(
+                    "bad-json", "labels", "The labels parameter is not a JSON object."
+                ) from None
+            if not isinstance(sent, dict):
+                raise policy.Denied("bad-json", "labels", "The labels parameter is not a JSON object.")
+            labels.update({str(k): str(v) for k, v in sent.items()})
+    policy.refuse_owner_labels(labels, "labels")
+    query = tuple((name, value) for name, value in request.query if name.lower() != "labels")
+    owned = json.dumps({**labels, access.OWNER_TEAM_LABEL: "", **owner}, separators=(",", ":"))
+    return dataclasses.replace(request, query=(*query, ("labels", owned)))
+
+
 def _with_owner_labels(body: bytes, content_type: str | None, labels: dict[str, str]) -> bytes:
     parsed = policy.parse_json_body(body or b"{}", content_type or "application/json")
     labelled = policy.apply_owner_labels(
@@ -149,14 +171,17 @@ def admit(who: Caller, host: Host, request: EngineRequest) -> EngineRequest:
         # owner_labels costs two queries and only creates use it: not on every call (the gateway admits
         # every request, most of them reads).
         creates = request.method == "POST" and request.path in _CREATES
-        owner = access.owner_labels(who, host) if creates else None
-        if not access.policy_applies(who, host):
-            if owner is None:
-                return request
-            return request.with_body(_with_owner_labels(request.body, request.content_type, owner))
-        settings = policy.PolicySettings.from_dict(host.policy or {})
-        pair = (owner[access.OWNER_USER_LABEL], owner.get(access.OWNER_TEAM_LABEL)) if owner else None
-        return request.with_body(_check_policy(request, settings, lookups, pair))
+        builds = request.method == "POST" and request.path == "/build"
+        owner = access.owner_labels(who, host) if creates or builds else None
+        if access.policy_applies(who, host):
+            settings = policy.PolicySettings.from_dict(host.policy or {})
+            pair = (owner[access.OWNER_USER_LABEL], owner.get(access.OWNER_TEAM_LABEL)) if owner else None
+            request = request.with_body(_check_policy(request, settings, lookups, pair if creates else None))
+        elif creates and owner is not None:
+            request = request.with_body(_with_owner_labels(request.body, request.content_type, owner))
+        if builds and owner is not None:
+            request = _with_build_owner_labels(request, owner)
+        return request
     finally:
         lookups.close()
 

@@ -121,9 +121,14 @@ class Exchange:
                     return await self.reply(413, {"message": f"The request body exceeds {limit} bytes."})
                 received = read
                 request = replace(target.request, content_type=content_type, body=received)
-                body = (await run_sync(checks.admit, resolved, request)).body
+                admitted = await run_sync(checks.admit, resolved, request)
+                body = admitted.body
             else:
-                resolved, _ = await run_sync(checks.resolve_and_admit, credentials, target, content_type)
+                resolved, admitted = await run_sync(
+                    checks.resolve_and_admit, credentials, target, content_type
+                )
+            # What admission returned is what the engine gets (its path and query; the body above).
+            target = replace(target, request=admitted)
         except checks.Unauthorized as exc:
             extra = [(b"WWW-Authenticate", b'Bearer realm="dockerweb"')]
             return await self.reply(401, {"message": exc.message}, extra)

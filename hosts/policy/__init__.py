@@ -33,7 +33,7 @@ from .objects import (
     check_network_create,
     check_volume_create,
 )
-from .references import NetworkFacts, Ownership, check_start_references, is_owner_label
+from .references import NetworkFacts, Ownership, check_start_references, is_owner_label, refuse_owner_labels
 from .router import body_needed, canonical_path, check_request
 from .settings import (
     DEFAULT_CAPABILITIES,
@@ -78,5 +78,6 @@ __all__ = [
     "normalize_image",
     "normalize_reference",
     "parse_json_body",
+    "refuse_owner_labels",
     "tags_in_image_tar",
 ]

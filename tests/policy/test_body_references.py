@@ -72,9 +72,9 @@ def run(gateway: Gateway, user: str, name: str, host_config: dict[str, Any] | No
     return str(created["Id"])
 
 
-def context_tar() -> bytes:
+def context_tar(extra: str = "") -> bytes:
     raw = io.BytesIO()
-    dockerfile = f"FROM {IMAGE}\nLABEL refs=1\n".encode()
+    dockerfile = f"FROM {IMAGE}\nLABEL refs=1\n{extra}".encode()
     with tarfile.open(fileobj=raw, mode="w") as archive:
         info = tarfile.TarInfo("Dockerfile")
         info.size = len(dockerfile)
@@ -402,3 +402,17 @@ def test_own_tags_commits_and_builds_pass(
     assert status == 200 and b"Successfully tagged" in reply, reply[-400:]
     status, _ = send(gateway, "carol", "GET", "/images/refs-a-snap:1/get")
     assert status == 200
+
+
+def test_a_built_image_is_owned_by_its_builder_whatever_its_dockerfile_says(
+    gateway: Gateway, engine: docker.APIClient, world: dict[str, Any]
+) -> None:
+    # A LABEL instruction cannot name an owner: the builder's labels are applied after the Dockerfile's.
+    planted = f"LABEL {OWNER_TEAM_LABEL}=blue {OWNER_USER_LABEL}=bob\n"
+    status, reply = send(
+        gateway, "carol", "POST", "/build", context_tar(planted), {"t": "refs-a-planted:1", "rm": "1"},
+        content_type="application/x-tar",
+    )  # fmt: skip
+    assert status == 200 and b"Successfully tagged" in reply, reply[-400:]
+    labels = engine.inspect_image("refs-a-planted:1")["Config"]["Labels"]
+    assert (labels[OWNER_USER_LABEL], labels[OWNER_TEAM_LABEL], labels["refs"]) == ("carol", "red", "1")
