@@ -178,10 +178,12 @@ def may_view_secrets(who: Caller, host: Host) -> bool:
 
 
 def hide_environment(inspect: dict[str, Any]) -> None:
-    """Blank the environment values of a container inspect (names stay: they tell what is configured)."""
-    config = inspect.get("Config")
-    if isinstance(config, dict) and config.get("Env"):
-        config["Env"] = [f"{str(entry).partition('=')[0]}={HIDDEN}" for entry in config["Env"]]
+    """Blank the environment values of a container's or an image's inspect (names stay: they tell what is
+    configured). An image committed from a container keeps that container's environment."""
+    for key in ("Config", "ContainerConfig"):
+        config = inspect.get(key)
+        if isinstance(config, dict) and config.get("Env"):
+            config["Env"] = [f"{str(entry).partition('=')[0]}={HIDDEN}" for entry in config["Env"]]
 
 
 def check_top_arguments(ps_args: str | None, *, secrets: bool) -> None:

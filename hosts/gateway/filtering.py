@@ -31,7 +31,7 @@ Visible = Callable[[Labels], bool]
 # it is gone): hosts.visibility.event_lookups names the objects an event's visibility depends on.
 LabelLookup = Callable[[str, str], Awaitable[Labels]]
 # Responses relayed whole, rewritten: lists and inspects that carry owned objects or owner labels.
-BUFFERED = frozenset({"containers", "networks", "volumes", "df", "container", "network", "volume"})
+BUFFERED = frozenset({"containers", "networks", "volumes", "df", "container", "network", "volume", "image"})
 ENGINE_ERROR = "error"  # not a listing: an engine's 5xx, read whole to see whether it is the client's error
 MAX_CACHED_OWNERS = 10_000
 _ENGINE_FAILURES = (ConnectionError, OSError, TimeoutError, ValueError, h11.ProtocolError)
@@ -82,10 +82,12 @@ def filter_listing(
                 data[key] = _visible_items(data[key], visible, "Labels")
         for key in ("Containers", "Volumes", "Images"):
             _strip_items(data.get(key), "Labels")
-    elif kind == "container" and isinstance(data, dict) and isinstance(data.get("Config"), dict):
+    elif kind in ("container", "image") and isinstance(data, dict) and isinstance(data.get("Config"), dict):
         if not secrets:
             visibility.hide_environment(data)
-        visibility.strip_owner_labels(data["Config"].get("Labels"))
+        for key in ("Config", "ContainerConfig"):
+            if isinstance(data.get(key), dict):
+                visibility.strip_owner_labels(data[key].get("Labels"))
     elif kind in ("network", "volume") and isinstance(data, dict):
         if kind == "network" and members is not None and isinstance(data.get("Containers"), dict):
             data["Containers"] = {

@@ -136,6 +136,7 @@ _INSPECTS = (
     ("container", re.compile(r"/containers/[^/]+/json")),
     ("network", re.compile(r"/networks/[^/]+")),
     ("volume", re.compile(r"/volumes/[^/]+")),
+    ("image", re.compile(r"/images/.+/json")),
 )
 # Changing calls that change nothing worth a row: waiting for a container, resizing a terminal.
 _NOT_AUDITED = re.compile(r"/containers/[^/]+/(?:wait|resize)|/exec/[^/]+/resize|/auth")

@@ -24,7 +24,7 @@ from hosts.engine.client import send, send_json
 from hosts.engine.errors import raise_for_status, translate_errors
 from hosts.engine.request import EngineRequest, Kind, check_reference
 from hosts.models import Host
-from hosts.visibility import Scope
+from hosts.visibility import Scope, hide_environment
 from images.models import Registry
 from images.registry import RegistryError, matching_registry
 from images.registry import search as registry_search
@@ -153,6 +153,8 @@ def inspect_image(who: Caller, host: Host, ref: str) -> dict[str, Any]:
         details: dict[str, Any] = send_json(client, request)
         containers = client.api.containers(all=True, filters={"ancestor": details["Id"]})
     seen, hidden = _users(who, host, containers).get(details["Id"], ([], 0))
+    if not Scope.of(who, host).secrets:
+        hide_environment(details)  # a committed image keeps its container's environment
     return {**details, "UsedBy": seen, "UsedByHidden": hidden}
 
 

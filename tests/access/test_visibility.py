@@ -284,6 +284,23 @@ def test_a_viewer_may_not_list_processes_with_their_environment(
     assert world.sdk("carol").api.top(container.id, ps_args="e")["Processes"]
 
 
+def test_a_viewer_reads_no_environment_in_a_committed_images_inspect(
+    world: Gateway, objects: Objects, engine1: docker.DockerClient, committed: None
+) -> None:
+    # A commit keeps its container's environment in the image's config, readable by every viewer.
+    container = objects.container(world.sdk("carol"), "commit", environment={"DB_PASSWORD": "hunter2"})
+    image = container.commit(repository=objects.name("image"), tag="1")
+    try:
+        through_gateway = world.sdk(VIEWER).api.inspect_image(image.id)
+        through_rest = rest(world, VIEWER).get(f"/api/v1/hosts/{host_pk()}/images/{image.id}/").json()
+        for shown in (through_gateway, through_rest):
+            assert "DB_PASSWORD=[hidden]" in shown["Config"]["Env"], shown["Config"]["Env"]
+            assert "hunter2" not in str(shown)
+        assert "DB_PASSWORD=hunter2" in world.sdk("carol").api.inspect_image(image.id)["Config"]["Env"]
+    finally:
+        engine1.images.remove(image.id, force=True)
+
+
 @pytest.mark.parametrize(
     ("ps_args", "allowed"),
     [
