@@ -14,7 +14,7 @@ from typing import IO
 
 from hosts import access, policy, visibility
 from hosts.access import Action, Caller
-from hosts.engine.request import EngineRequest, Kind
+from hosts.engine.request import BadReference, EngineRequest, Kind
 from hosts.facts import EngineLookups
 from hosts.models import Host, Role
 
@@ -193,7 +193,18 @@ def admit_image_load(who: Caller, host: Host, archive: IO[bytes]) -> None:
         return
     lookups = EngineLookups(who, host)
     try:
-        policy.check_loaded_tags(policy.tags_in_image_tar(archive), lookups)
+        # Loading an image onto a tag that already names it moves nothing (a `docker save | docker load`).
+        tags = policy.image_tags_in_tar(archive)
+        moved = [
+            tag
+            for tag, image_id in tags.items()
+            if not image_id or lookups.image_id(tag) != image_id
+        ]
+        policy.check_loaded_tags(moved, lookups)
+    except policy.Denied as exc:
+        if exc.rule == "bad-image-archive":  # not an archive the engine could load: bad input, not a refusal
+            raise BadReference("body", exc.message) from None
+        raise
     finally:
         lookups.close()
         archive.seek(0)

@@ -152,6 +152,11 @@ class EngineLookups:
         self._inspected[("volumes", name)] = created
         return self._ownership(created.get("Labels") or {})
 
+    def image_id(self, reference: str) -> str | None:
+        """The id of the image `reference` names, or None when there is none."""
+        image = self._inspect("images", reference)
+        return None if image is None else str(image.get("Id") or "")
+
     def network(self, ref: str) -> NetworkFacts | None:
         found = self._inspect("networks", ref)
         if found is None:

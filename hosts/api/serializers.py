@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from hosts.api.limits import RoleCeilingField
 from hosts.contexts import MAX_EXPORT_BYTES
-from hosts.models import ApiToken, Host
+from hosts.models import HOST_NAME_VALIDATOR, ApiToken, Host
 from hosts.policy import PolicySettings, PolicySettingsError
 
 SNAPSHOT_FIELDS = [
@@ -82,8 +82,9 @@ class HostSerializer(serializers.ModelSerializer[Host]):
             *SNAPSHOT_FIELDS,
         ]
         read_only_fields = ["id", "created_by", "created_at", "updated_at", *SNAPSHOT_FIELDS]
-        # Name uniqueness is checked by the service (also against races), with one message.
-        extra_kwargs: dict[str, dict[str, Any]] = {"name": {"validators": []}}
+        # Name uniqueness is checked by the service (also against races), with one message; its form here,
+        # so that a bad name and a bad address are both reported at once.
+        extra_kwargs: dict[str, dict[str, Any]] = {"name": {"validators": [HOST_NAME_VALIDATOR]}}
 
     def validate_policy(self, value: Any) -> dict[str, Any]:
         """Admission policy settings for the host, stored as given: unset keys follow the defaults."""

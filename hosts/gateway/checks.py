@@ -399,3 +399,5 @@ def admit_load(resolved: Resolved, archive: IO[bytes]) -> None:
         admission.admit_image_load(resolved.who, resolved.host, archive)
     except (AccessDenied, policy.Denied) as exc:
         raise Refused.of(exc, resolved) from exc
+    except BadReference as exc:
+        raise Refused(400, {"message": f"dockerweb gateway: {exc.message}"}, resolved) from exc

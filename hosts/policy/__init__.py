@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from .base import MAX_BODY_BYTES, Denied, ci_get, fold_key, parse_json_body
 from .containers import Facts, check_container_create, check_container_update, check_exec_create
-from .images import check_loaded_tags, normalize_reference, tags_in_image_tar
+from .images import check_loaded_tags, image_tags_in_tar, normalize_reference, tags_in_image_tar
 from .objects import (
     OWNER_TEAM_LABEL,
     OWNER_USER_LABEL,
@@ -73,6 +73,7 @@ __all__ = [
     "check_volume_create",
     "ci_get",
     "fold_key",
+    "image_tags_in_tar",
     "is_owner_label",
     "normalize_host_path",
     "normalize_image",

@@ -193,7 +193,13 @@ def check_image_import(query: dict[str, list[str]], facts: Facts) -> None:
 
 
 def tags_in_image_tar(fileobj: IO[bytes]) -> list[str]:
-    """The tags `POST /images/load` would create from this tar (plain or gzip/bzip2/xz compressed).
+    """The tags `POST /images/load` would create from this tar (image_tags_in_tar without the ids)."""
+    return list(image_tags_in_tar(fileobj))
+
+
+def image_tags_in_tar(fileobj: IO[bytes]) -> dict[str, str]:
+    """The tags `POST /images/load` would create from this tar (plain or gzip/bzip2/xz compressed), each
+    with the image id it would name ("" where the archive does not say: legacy and OCI layouts).
 
     Read as dockerd reads it after extracting the tar (paths cleaned, the last entry of a name wins):
     manifest.json's RepoTags, else the legacy `repositories` file; an OCI index.json's image-name
@@ -210,15 +216,19 @@ def tags_in_image_tar(fileobj: IO[bytes]) -> list[str]:
             documents = {name: _read_member(archive, member) for name, member in files.items()}
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise Denied("bad-image-archive", "body", f"The image archive cannot be read: {exc}.") from None
-    tags: list[str] = []
+    tags: list[tuple[str, str]] = []
     if _MANIFEST in documents:
         for item in _json_list(documents[_MANIFEST], _MANIFEST):
-            for tag in _strings(ci_get(_json_object(item, _MANIFEST), "RepoTags"), _MANIFEST):
-                tags.append(tag)
+            entry = _json_object(item, _MANIFEST)
+            # "Config": "<hex>.json", the image's config, whose digest is the image id.
+            config = posixpath.basename(as_str(ci_get(entry, "Config"), _MANIFEST))
+            image_id = f"sha256:{config.removesuffix('.json')}" if config.endswith(".json") else ""
+            for tag in _strings(ci_get(entry, "RepoTags"), _MANIFEST):
+                tags.append((tag, image_id))
     elif _REPOSITORIES in documents:
         repositories = _json_object(_parse(documents[_REPOSITORIES], _REPOSITORIES), _REPOSITORIES)
         for repo, by_tag in repositories.items():
-            tags.extend(f"{repo}:{tag}" for tag in _json_object(by_tag, _REPOSITORIES))
+            tags.extend((f"{repo}:{tag}", "") for tag in _json_object(by_tag, _REPOSITORIES))
     if _OCI_INDEX in documents:
         index = _json_object(_parse(documents[_OCI_INDEX], _OCI_INDEX), _OCI_INDEX)
         for descriptor in _json_list(ci_get(index, "manifests"), _OCI_INDEX):
@@ -227,8 +237,8 @@ def tags_in_image_tar(fileobj: IO[bytes]) -> list[str]:
                 value = as_str(annotations.get(key), _OCI_INDEX)
                 # ref.name is often only a tag ("1.0"); only a full reference names a tag to check.
                 if value and ("/" in value or ":" in value):
-                    tags.append(value)
-    return list(dict.fromkeys(normalize_reference(tag) for tag in tags))
+                    tags.append((value, ""))
+    return {normalize_reference(tag): image_id for tag, image_id in tags}
 
 
 def check_loaded_tags(tags: list[str], facts: Facts) -> None:

@@ -147,10 +147,12 @@ class ImageViewSet(HostScopedViewSet):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        # `images/busybox/export/` exports `busybox`, but `busybox/export` names an image too: refused, so
-        # that no call reads one image when its sender meant the other (a tag or id says which).
+        # `images/busybox/export/` exports `busybox`, but `busybox/export` names an image too: a bare name
+        # is refused, so that no call reads one image when its sender meant the other (a tag or id says
+        # which: `images/busybox:1/export/` is the export of busybox:1, as the README says).
         ref = kwargs.get("ref")
-        if ref and self.action in _ACTION_WORDS and _is_image_reference(f"{ref}/{self.action}"):
+        bare = ref and ":" not in ref.rpartition("/")[2] and "@" not in ref
+        if bare and self.action in _ACTION_WORDS and _is_image_reference(f"{ref}/{self.action}"):
             raise BadReference(
                 "ref",
                 f"{ref}/{self.action} is an image name as well as {self.action} of {ref}: name the image "

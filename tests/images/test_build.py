@@ -81,7 +81,8 @@ def test_a_build_from_an_uploaded_gzip_tar_counts_steps_and_tags_the_image(
     job = wait_job(started(response), timeout=60)
     assert job.status == JobStatus.SUCCEEDED, job.error
     # The engine adds the labels as a last LABEL step.
-    assert (job.progress["step"], job.progress["steps"]) == (4, 4)
+    # The Dockerfile's 4 steps and the 2 LABEL steps of the builder's owner labels (hosts.admission).
+    assert (job.progress["step"], job.progress["steps"]) == (6, 6)
     assert job.progress["instruction"] == "LABEL team=red"
     assert "built-by-job" in job.progress["lines"] and job.progress["percent"] == 100.0
     image = engine1.images.get(tag)

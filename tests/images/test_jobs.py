@@ -227,7 +227,8 @@ def test_the_job_socket_sends_the_whole_state_late_and_refuses_others(
         late = Client(f"/ws/jobs/{job_id}/", tokens["dave"])
         await late.open()
         state = (await late.next())["job"]
-        assert state["status"] == "succeeded" and state["progress"]["steps"] == 3
+        # 3 Dockerfile steps and the 2 LABEL steps of the builder's owner labels (hosts.admission).
+        assert state["status"] == "succeeded" and state["progress"]["steps"] == 5
         assert "two" in state["progress"]["lines"] and state["result"]["image_id"].startswith("sha256:")
         await late.leave()
         # Another team's user and anonymous callers are refused; an admin may watch.
