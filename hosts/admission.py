@@ -195,11 +195,7 @@ def admit_image_load(who: Caller, host: Host, archive: IO[bytes]) -> None:
     try:
         # Loading an image onto a tag that already names it moves nothing (a `docker save | docker load`).
         tags = policy.image_tags_in_tar(archive)
-        moved = [
-            tag
-            for tag, image_id in tags.items()
-            if not image_id or lookups.image_id(tag) != image_id
-        ]
+        moved = [tag for tag, image_id in tags.items() if not image_id or lookups.image_id(tag) != image_id]
         policy.check_loaded_tags(moved, lookups)
     except policy.Denied as exc:
         if exc.rule == "bad-image-archive":  # not an archive the engine could load: bad input, not a refusal
