@@ -112,6 +112,21 @@ def outcome_for_status(status_code: int) -> Outcome:
     return Outcome.FAILURE
 
 
+def storable(value: Any) -> Any:
+    """`value` with every string made storable in any database: NUL characters and lone surrogates (which
+    a hostile request can carry, and PostgreSQL's text and jsonb refuse) become U+FFFD."""
+    if isinstance(value, str):
+        if value.isascii() and "\x00" not in value:
+            return value
+        fixed = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return fixed.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    return value
+
+
 def record(
     *,
     who: Caller | None,
@@ -147,15 +162,15 @@ def record(
         entry_point=entry_point,
         host=host,
         host_name=host.name if host is not None else "",
-        action=action[:100],
-        method=method,
-        path=audited_path(path)[:500],
-        object_id=object_id[:128],
-        object_name=object_name[:255],
-        request_body=_bounded(redact(body)) if body is not None else None,
+        action=storable(action)[:100],
+        method=storable(method),
+        path=storable(audited_path(path))[:500],
+        object_id=storable(object_id)[:128],
+        object_name=storable(object_name)[:255],
+        request_body=storable(_bounded(redact(body))) if body is not None else None,
         outcome=outcome,
         status_code=status_code,
-        detail=detail,
+        detail=storable(detail),
         duration_ms=duration_ms,
     )
     logger.info("audit %s %s %s %s", entry.username or "-", entry.action, entry.host_name or "-", outcome)

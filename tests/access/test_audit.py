@@ -12,6 +12,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from hosts import audit
+from hosts.access import caller
 from hosts.models import AuditEntry, EntryPoint, Host, Outcome
 from tests.conftest import tls_material
 from tests.testbed import Testbed
@@ -187,3 +188,19 @@ def test_a_rest_row_keeps_no_secret_from_the_query_string(
     client_for(alice).post("/api/v1/tokens/?api_key=s3cr3t", {"name": "q"}, format="json")
     entry = AuditEntry.objects.get(action="token.create")
     assert "s3cr3t" not in entry.path and entry.path == "/api/v1/tokens/?api_key=%5Bredacted%5D"
+
+
+def test_a_body_with_nul_and_lone_surrogates_is_recorded_not_refused_by_the_database(alice: User) -> None:
+    # PostgreSQL's jsonb and text refuse U+0000 and lone surrogates; a hostile request carries both.
+    entry = audit.record(
+        who=caller(alice),
+        entry_point=EntryPoint.REST,
+        action="container.bulk",
+        outcome=Outcome.DENIED,
+        path="/api/v1/containers/bulk/?q=\x00",
+        body={"id\x00": "x\udaa4\x00", "ok": ["\ud833\udf3f"]},
+        detail="no such container: x\x00",
+    )
+    entry.refresh_from_db()
+    assert entry.request_body == {"id\ufffd": "x\ufffd\ufffd", "ok": ["\U0001cf3f"]}
+    assert "\x00" not in entry.path + entry.detail

@@ -130,8 +130,12 @@ def world(gateway: Gateway, engine: docker.APIClient) -> Iterator[dict[str, Any]
         _clean(engine)
 
 
+NO_TAG = "<none>:<none>"
+
+
 def engine_state(engine: docker.APIClient) -> dict[str, Any]:
     """What an attack could change: containers (and their networks and mounts), volumes, tags."""
+    images = engine.images()
     containers = {}
     for summary in engine.containers(all=True):
         inspect = engine.inspect_container(summary["Id"])
@@ -144,8 +148,11 @@ def engine_state(engine: docker.APIClient) -> dict[str, Any]:
     return {
         "containers": containers,
         "volumes": sorted(v["Name"] for v in engine.volumes().get("Volumes") or []),
-        "tags": sorted(tag for image in engine.images() for tag in image.get("RepoTags") or []),
-        "tag_ids": {tag: image["Id"] for image in engine.images() for tag in image.get("RepoTags") or []},
+        "tags": sorted(tag for image in images for tag in image.get("RepoTags") or [] if tag != NO_TAG),
+        # "<none>:<none>" names every dangling image at once: not a tag, and its last holder varies by call.
+        "tag_ids": {
+            tag: image["Id"] for image in images for tag in image.get("RepoTags") or [] if tag != NO_TAG
+        },
     }
 
 
