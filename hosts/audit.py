@@ -165,7 +165,7 @@ def record(
         action=storable(action)[:100],
         method=storable(method),
         path=storable(audited_path(path))[:500],
-        object_id=storable(object_id)[:128],
+        object_id=storable(object_id)[:768],
         object_name=storable(object_name)[:255],
         request_body=storable(_bounded(redact(body))) if body is not None else None,
         outcome=outcome,

@@ -294,7 +294,8 @@ class AuditEntry(models.Model):
     action = models.CharField(max_length=100, db_index=True)
     method = models.CharField(max_length=10, blank=True, default="")
     path = models.CharField(max_length=500, blank=True, default="")
-    object_id = models.CharField(max_length=128, blank=True, default="")
+    # Long enough for any reference the grammar admits (an image: 255-character name, tag, digest).
+    object_id = models.CharField(max_length=768, blank=True, default="")
     object_name = models.CharField(max_length=255, blank=True, default="")
     request_body = models.JSONField(null=True, blank=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, db_index=True)

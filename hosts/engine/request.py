@@ -68,7 +68,7 @@ _GRAMMAR = {
     Kind.PLUGIN: (re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.:@/-]*"), "a name"),
 }
 # Longest reference of each kind: distribution's 255-character name (plus tag and digest) for images;
-# the audit log's object column (128) for the others, so a row never names a prefix of the object.
+# dockerd's own limits for the others are far shorter than the 128 characters allowed here.
 _MAX_LENGTH = {Kind.IMAGE: 255 + 1 + 128 + 1 + 7 + 128}
 _MAX_OTHER = 128
 _MAX_IMAGE_NAME = 255
