@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 from rest_framework import exceptions
 
@@ -24,6 +25,11 @@ class HostScopedViewSet(AuditedMixin):
     @cached_property
     def who(self) -> access.Caller:
         return request_caller(self.request)
+
+    def get_object(self) -> Any:
+        # Engine objects are no database rows. DRF's OPTIONS metadata asks for one to describe a PUT form;
+        # a 404 there means "no form", where the missing queryset would be a 500.
+        raise exceptions.NotFound("Objects on an engine are described by the API schema, not by OPTIONS.")
 
     def audit_host(self) -> Host | None:
         try:

@@ -180,7 +180,7 @@ class ImageViewSet(HostScopedViewSet):
             self.who, [self.host], _filters(request), request.query_params.get("q", "")
         )
         if failures:
-            raise exceptions.APIException(f"host {self.host.name!r}: {failures[0].message}")
+            raise failures[0].error  # a host whose engine is gone: 503 host_unreachable, as elsewhere
         return Response(items)
 
     @extend_schema(parameters=[REF], responses=OpenApiTypes.OBJECT)

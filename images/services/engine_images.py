@@ -52,6 +52,7 @@ class ImageInUse(Conflict):
 class HostFailure:
     host: Host
     message: str
+    error: EngineError  # what the host answered (HostUnreachable: 503), to raise where one host was asked
 
 
 def _engine(host: Host) -> Any:
@@ -132,7 +133,7 @@ def list_images(
     failures: list[HostFailure] = []
     for host, result in zip(hosts, async_to_sync(gather)(), strict=True):
         if isinstance(result, EngineError):
-            failures.append(HostFailure(host, result.message))
+            failures.append(HostFailure(host, result.message, result))
             continue
         if isinstance(result, BaseException):
             raise result
