@@ -1,6 +1,7 @@
 """Runs the whole product on one machine: embedded Redis, web (ASGI), Celery worker and beat.
 
-Used by `manage.py serve` (and so by `make run`). Children are supervised: if one dies, all stop; Ctrl-C
+Used by `manage.py serve` (and so by `make run`). Children are supervised: one that dies is started again
+after a backoff that grows while it keeps dying (and says so), while the others keep serving; Ctrl-C
 (SIGINT) or SIGTERM stops every child, newest first, and waits for it.
 """
 
@@ -18,6 +19,10 @@ from pathlib import Path
 from django.conf import settings
 
 STOP_GRACE_SECONDS = 10.0
+# Seconds before a dead child is started again, the n-th time in a row; a child that ran STABLE_SECONDS
+# before dying starts over at the first step.
+RESTART_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
+STABLE_SECONDS = 60.0
 
 
 @dataclass
@@ -25,6 +30,9 @@ class Child:
     name: str
     argv: list[str]
     process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    deaths: int = 0  # deaths in a row, each within STABLE_SECONDS of its start
+    restart_at: float | None = None  # when a dead child is started again
 
 
 def redis_child(data_dir: Path, socket_path: str) -> Child:
@@ -73,7 +81,7 @@ def wait_for_socket(path: str, timeout: float = 10.0) -> None:
 
 
 class Supervisor:
-    """Starts children in order and stops them in reverse; stops all when one exits."""
+    """Starts children in order and stops them in reverse; restarts one that exits, with a backoff."""
 
     def __init__(self, log: Callable[[str], None]) -> None:
         self.children: list[Child] = []
@@ -81,10 +89,32 @@ class Supervisor:
         self._stopping = False
 
     def start(self, child: Child) -> None:
+        self._spawn(child)
+        self.children.append(child)
+
+    def _spawn(self, child: Child) -> None:
         # Own process group: Ctrl-C reaches only us, and we stop children in a defined order.
         child.process = subprocess.Popen(child.argv, start_new_session=True)
-        self.children.append(child)
+        child.started_at, child.restart_at = time.monotonic(), None
         self.log(f"started {child.name} (pid {child.process.pid})")
+
+    def _supervise(self, child: Child, now: float) -> None:
+        """Notice a child's death and schedule its restart; restart it when its backoff has passed."""
+        assert child.process is not None
+        if child.restart_at is not None:
+            if now >= child.restart_at:
+                self._spawn(child)
+            return
+        code = child.process.poll()
+        if code is None:
+            return
+        child.deaths = 1 if now - child.started_at >= STABLE_SECONDS else child.deaths + 1
+        delay = RESTART_BACKOFF[min(child.deaths, len(RESTART_BACKOFF)) - 1]
+        child.restart_at = now + delay
+        self.log(
+            f"{child.name} exited with status {code}; starting it again in {delay:g}s "
+            f"(death {child.deaths} in a row); the others keep serving"
+        )
 
     def stop_all(self) -> None:
         self._stopping = True
@@ -100,7 +130,7 @@ class Supervisor:
             self.log(f"stopped {child.name}")
 
     def watch(self) -> int:
-        """Block until a signal or a child's exit; returns the exit code for the launcher."""
+        """Block until a signal (children that die meanwhile are started again); returns the exit code."""
         received: list[int] = []
 
         def on_signal(signum: int, frame: object) -> None:
@@ -109,13 +139,9 @@ class Supervisor:
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
         while not received:
+            now = time.monotonic()
             for child in self.children:
-                assert child.process is not None
-                code = child.process.poll()
-                if code is not None:
-                    self.log(f"{child.name} exited with status {code}; stopping everything")
-                    self.stop_all()
-                    return code or 1
+                self._supervise(child, now)
             time.sleep(0.2)
         self.log("stopping ...")
         self.stop_all()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -105,6 +106,18 @@ def test_serve_starts_all_registers_local_and_stops_on_ctrl_c(testbed: Testbed, 
                     break
             assert time.monotonic() < deadline, "beat and worker did not refresh the host"
             time.sleep(0.5)
+
+        # A killed worker is started again while the others keep serving (no restart of everything).
+        started = re.findall(r"started worker \(pid (\d+)\)", log_path.read_text())
+        os.kill(int(started[-1]), signal.SIGKILL)
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - web still answers
+            assert response.status == 200
+        deadline = time.monotonic() + 20
+        while len(re.findall(r"started worker \(pid (\d+)\)", log_path.read_text())) < 2:
+            assert serve.poll() is None, log_path.read_text()[-3000:]
+            assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+            time.sleep(0.2)
+        assert "worker exited with status -9; starting it again in 1s" in log_path.read_text()
 
         children = _children_of(serve.pid)
         assert len(children) == 5
