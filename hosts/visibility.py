@@ -172,11 +172,6 @@ def can_see_object(who: Caller, host: Host, labels: Labels) -> bool:
     return Scope.of(who, host).sees(labels)
 
 
-def may_view_secrets(who: Caller, host: Host) -> bool:
-    """Whether the caller reads environment values on `host`."""
-    return Scope.of(who, host).secrets
-
-
 def hide_environment(inspect: dict[str, Any]) -> None:
     """Blank the environment values of a container's or an image's inspect (names stay: they tell what is
     configured). An image committed from a container keeps that container's environment."""

@@ -30,7 +30,7 @@ from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
 from hosts import access, admission, audit, client_certs, policy
-from hosts.access import AccessDenied, Action, Caller
+from hosts.access import AccessDenied, Caller
 from hosts.auth import authenticate_token, token_from_header
 from hosts.engine import EngineTarget
 from hosts.engine.request import BadReference, EngineRequest, check_content_type
@@ -226,11 +226,6 @@ class Resolved:
             return None
         return (type(token).__name__, token.pk)  # token and certificate ids are of different tables
 
-    @property
-    def filters_listings(self) -> bool:
-        """Lists and events show a caller below admin only the objects they may see."""
-        return self.role is not Role.ADMIN
-
 
 def resolve(credentials: Credentials | bytes | None, target: routing.Target) -> Resolved:
     """Authenticate and find the host; raises Unauthorized or Refused."""
@@ -274,15 +269,6 @@ def admit(resolved: Resolved, request: EngineRequest) -> EngineRequest:
         raise Refused.of(exc, resolved) from exc
     except BadReference as exc:
         raise Refused(400, {"message": f"dockerweb gateway: {exc.message}"}, resolved) from exc
-
-
-def may_view_secrets(resolved: Resolved) -> bool:
-    """Whether the caller sees environment values in a container's inspect (as the REST API decides)."""
-    try:
-        access.require(resolved.who, resolved.host, Action.VIEW_SECRETS)
-    except AccessDenied:
-        return False
-    return True
 
 
 def resolve_and_admit(
